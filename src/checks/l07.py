@@ -1,0 +1,3 @@
+"""Checks for lesson 07's exercises."""
+
+__all__: list[str] = []

@@ -1,0 +1,320 @@
+"""Texture-mosaic segmentation data built from photographs bundled in scikit-image (lesson 00).
+
+No download, ever: every texture is a photograph that ships inside the
+``scikit-image`` wheel (``brick``, ``grass``, ``gravel``, the ``moon`` surface
+and a crop of the ``immunohistochemistry`` slide). Three variants:
+
+``mosaic``  each image is a Voronoi mosaic of 3-6 regions, each region a crop of
+            one texture; the label is the texture (5 classes).
+``shapes``  one background texture and 1-3 non-overlapping shapes (circle,
+            square, triangle) filled with other, random textures; the label is
+            the *shape*, so a pixel's class depends on context far beyond its
+            local texture (4 classes: background + 3 shapes).
+``binary``  the ``mosaic`` layout, labelled 1 where the texture is ``grass``
+            and 0 elsewhere (one logit, sigmoid / binary cross-entropy).
+
+Splits use disjoint parts of every photograph (rows 0-50 % for train, 50-75 %
+for val, 75-100 % for test) and fixed seeds, so the split is honest and the
+arrays are the same on every machine. Brightness and contrast are jittered
+per region, so the mean grey level does not give the class away.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .i18n import bad_argument, tr
+
+__all__ = [
+    "CLASSES",
+    "DATA_DIR",
+    "MEAN",
+    "PALETTES",
+    "STD",
+    "TEXTURES",
+    "TextureMosaics",
+    "VARIANTS",
+    "dataset_checksum",
+    "make_loaders",
+]
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+VARIANTS = ("mosaic", "shapes", "binary")
+SPLITS = {"train": (0.0, 0.5), "val": (0.5, 0.75), "test": (0.75, 1.0)}
+DEFAULT_COUNTS = {"train": 320, "val": 64, "test": 64}
+SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
+MEAN, STD = 0.45, 0.25  # images are fed to models as (x / 255 - MEAN) / STD
+BUILD_VERSION = 1  # bump when the generator changes: old caches are rebuilt
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float64)
+    if image.ndim == 3:
+        image = image[..., :3] @ np.array([0.299, 0.587, 0.114])
+    if image.max() > 1.5:
+        image = image / 255.0
+    h, w = image.shape[0] // 2 * 2, image.shape[1] // 2 * 2  # halve: finer texture at 64 px
+    return image[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+
+def _texture_sources() -> dict[str, Callable[[], np.ndarray]]:
+    from skimage import data as sk
+
+    return {
+        "brick": lambda: _gray(sk.brick()),
+        "grass": lambda: _gray(sk.grass()),
+        "gravel": lambda: _gray(sk.gravel()),
+        "moon": lambda: _gray(sk.moon()),
+        "cells": lambda: _gray(sk.immunohistochemistry()),
+    }
+
+
+TEXTURES = ("brick", "grass", "gravel", "moon", "cells")
+CLASSES = {
+    "mosaic": TEXTURES,
+    "shapes": ("background", "circle", "square", "triangle"),
+    "binary": ("background", "grass"),
+}
+CLASS_NAMES_VI = {
+    "brick": "gạch",
+    "grass": "cỏ",
+    "gravel": "sỏi",
+    "moon": "mặt trăng",
+    "cells": "tế bào",
+    "background": "nền",
+    "circle": "hình tròn",
+    "square": "hình vuông",
+    "triangle": "tam giác",
+}
+PALETTES = {
+    "mosaic": np.array([[215, 48, 39], [102, 189, 99], [253, 174, 97], [116, 173, 209], [171, 91, 192]], np.uint8),
+    "shapes": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189], [116, 196, 118]], np.uint8),
+    "binary": np.array([[60, 60, 60], [102, 189, 99]], np.uint8),
+}
+_CACHE: dict[str, np.ndarray] = {}
+
+
+def _load_textures() -> dict[str, np.ndarray]:
+    if not _CACHE:
+        for name, load in _texture_sources().items():
+            _CACHE[name] = load()
+    return _CACHE
+
+
+def _crop(rng: np.random.Generator, texture: np.ndarray, split: str, size: int) -> np.ndarray:
+    """A random size x size crop of one split's rows of a texture, flipped / rotated, contrast-jittered."""
+    lo, hi = SPLITS[split]
+    rows = texture[int(lo * texture.shape[0]) : int(hi * texture.shape[0])]
+    if rows.shape[0] < size or rows.shape[1] < size:  # large images: mirror the strip
+        rows = np.pad(rows, ((0, max(0, size - rows.shape[0])), (0, max(0, size - rows.shape[1]))), mode="symmetric")
+    y = int(rng.integers(0, rows.shape[0] - size + 1))
+    x = int(rng.integers(0, rows.shape[1] - size + 1))
+    patch = rows[y : y + size, x : x + size]
+    patch = np.rot90(patch, int(rng.integers(0, 4)))
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    patch = (patch - patch.mean()) / (patch.std() + 1e-6)
+    contrast = rng.uniform(0.12, 0.22)
+    brightness = rng.uniform(0.35, 0.65)
+    return np.clip(brightness + contrast * patch, 0.0, 1.0)
+
+
+def _voronoi(rng: np.random.Generator, size: int, regions: int) -> np.ndarray:
+    seeds = rng.uniform(0, size, (regions, 2))
+    yy, xx = np.mgrid[0:size, 0:size]
+    dist = (yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2
+    return np.argmin(dist, axis=-1)
+
+
+def _shape_mask(kind: int, size: int, cy: float, cx: float, r: float, angle: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    dy, dx = yy - cy, xx - cx
+    if kind == 1:  # circle
+        return dy**2 + dx**2 <= r**2
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = c * dx + s * dy, -s * dx + c * dy
+    if kind == 2:  # square, rotated
+        half = r * 0.85
+        return (np.abs(u) <= half) & (np.abs(v) <= half)
+    # equilateral triangle inscribed in radius 1.15 r, rotated
+    inside = np.ones_like(u, dtype=bool)
+    for k in range(3):
+        a = angle + np.pi / 2 + 2 * np.pi * k / 3
+        inside &= (np.cos(a) * dx + np.sin(a) * dy) <= 0.575 * r
+    return inside
+
+
+def _check_args(variant: str, split: str, size: int, count: int | None) -> None:
+    if variant not in VARIANTS:
+        raise bad_argument("TextureMosaics", "variant", f"một trong {VARIANTS}", f"one of {VARIANTS}", variant)
+    if split not in SPLITS:
+        raise bad_argument("TextureMosaics", "split", f"một trong {tuple(SPLITS)}", f"one of {tuple(SPLITS)}", split)
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise bad_argument("TextureMosaics", "size", "một số nguyên", "an integer", size, TypeError)
+    if size < 32 or size > 512:
+        raise bad_argument(
+            "TextureMosaics",
+            "size",
+            "một số nguyên từ 32 đến 512 (nhỏ hơn thì các vùng không còn đủ chỗ cho vân)",
+            "an integer from 32 to 512 (smaller leaves no room for the regions' texture)",
+            size,
+        )
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+        raise bad_argument("TextureMosaics", "count", "một số nguyên >= 0", "an integer >= 0", count)
+
+
+def generate(variant: str, split: str, size: int, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Build ``count`` images (N x H x W x 3 uint8) and masks (N x H x W uint8) deterministically."""
+    _check_args(variant, split, size, count)
+    textures = _load_textures()
+    rng = np.random.default_rng([seed, SPLIT_SEEDS[split], VARIANTS.index(variant), size])
+    images = np.zeros((count, size, size, 3), np.uint8)
+    masks = np.zeros((count, size, size), np.uint8)
+    for i in range(count):
+        if variant in ("mosaic", "binary"):
+            regions = int(rng.integers(3, 7))
+            cells = _voronoi(rng, size, regions)
+            classes = rng.integers(0, len(TEXTURES), regions)
+            gray = np.zeros((size, size))
+            for region in range(regions):
+                patch = _crop(rng, textures[TEXTURES[classes[region]]], split, size)
+                gray[cells == region] = patch[cells == region]
+            label = classes[cells]
+            if variant == "binary":
+                label = (label == TEXTURES.index("grass")).astype(np.int64)
+        else:
+            background = int(rng.integers(0, len(TEXTURES)))
+            gray = _crop(rng, textures[TEXTURES[background]], split, size)
+            label = np.zeros((size, size), np.int64)
+            occupied = np.zeros((size, size), bool)
+            for _ in range(int(rng.integers(1, 4))):
+                for _attempt in range(20):
+                    r = rng.uniform(0.16, 0.24) * size
+                    cy, cx = rng.uniform(r, size - r, 2)
+                    kind = int(rng.integers(1, 4))
+                    mask = _shape_mask(kind, size, cy, cx, r, rng.uniform(0, 2 * np.pi))
+                    grown = _shape_mask(1, size, cy, cx, r * 1.25, 0.0)
+                    if not (grown & occupied).any():
+                        break
+                else:
+                    continue
+                fill = int(rng.choice([t for t in range(len(TEXTURES)) if t != background]))
+                patch = _crop(rng, textures[TEXTURES[fill]], split, size)
+                gray[mask] = patch[mask]
+                label[mask] = kind
+                occupied |= grown
+        images[i] = np.repeat((gray * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
+        masks[i] = label
+    return images, masks
+
+
+def dataset_checksum(images: np.ndarray, masks: np.ndarray) -> str:
+    """sha256 of the image and mask arrays (what the checksum test pins)."""
+    digest = hashlib.sha256()
+    digest.update(np.ascontiguousarray(images).tobytes())
+    digest.update(np.ascontiguousarray(masks).tobytes())
+    return digest.hexdigest()
+
+
+def _cache_path(variant: str, split: str, size: int, count: int, seed: int) -> Path:
+    return DATA_DIR / "cache" / f"v{BUILD_VERSION}_{variant}_{split}_{size}px_{count}_seed{seed}.npz"
+
+
+def load_arrays(variant: str, split: str, size: int, count: int, seed: int = 0, cache: bool = True):
+    """Images and masks from the cache under ``data/cache``; (re)built when missing or corrupt."""
+    path = _cache_path(variant, split, size, count, seed)
+    if cache and path.exists():
+        try:
+            with np.load(path) as stored:
+                images, masks, checksum = stored["images"], stored["masks"], str(stored["checksum"])
+            if dataset_checksum(images, masks) == checksum:
+                return images, masks
+        except (OSError, KeyError, ValueError):
+            pass
+    images, masks = generate(variant, split, size, count, seed)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, images=images, masks=masks, checksum=dataset_checksum(images, masks))
+        tmp.replace(path)
+    return images, masks
+
+
+class TextureMosaics(Dataset):
+    """A split of one variant of the texture mosaics, as a torch ``Dataset``.
+
+    ``dataset[i]`` is ``(image, mask)``: a float tensor 3 x H x W, normalised
+    as ``(x / 255 - MEAN) / STD``, and a long tensor H x W of class indices.
+    The raw arrays are in ``.images`` (uint8, N x H x W x 3) and ``.masks``.
+    """
+
+    def __init__(
+        self,
+        variant: str = "mosaic",
+        split: str = "train",
+        size: int = 64,
+        count: int | None = None,
+        seed: int = 0,
+        cache: bool = True,
+    ) -> None:
+        _check_args(variant, split, size, count)
+        self.variant, self.split, self.size, self.seed = variant, split, size, seed
+        self.count = DEFAULT_COUNTS[split] if count is None else count
+        self.images, self.masks = load_arrays(variant, split, size, self.count, seed, cache)
+        self.classes = CLASSES[variant]
+        self.num_classes = len(self.classes)
+        self.palette = PALETTES[variant]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = torch.from_numpy(self.images[index]).permute(2, 0, 1).float() / 255.0
+        return (image - MEAN) / STD, torch.from_numpy(self.masks[index].astype(np.int64))
+
+    @property
+    def class_names(self) -> list[str]:
+        """Class names in the current language."""
+        return [tr(CLASS_NAMES_VI[c], c) for c in self.classes]
+
+    def __repr__(self) -> str:
+        return (
+            f"TextureMosaics(variant={self.variant!r}, split={self.split!r}, size={self.size}, "
+            f"count={len(self)}, classes={list(self.classes)})"
+        )
+
+
+def make_loaders(
+    variant: str = "mosaic",
+    size: int = 64,
+    batch_size: int = 16,
+    train_count: int | None = None,
+    val_count: int | None = None,
+    seed: int = 0,
+) -> tuple[DataLoader, DataLoader]:
+    """Train and val loaders (train shuffled with a fixed generator, val in order)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise bad_argument("make_loaders", "batch_size", "một số nguyên >= 1", "an integer >= 1", batch_size)
+    train = TextureMosaics(variant, "train", size, train_count, seed)
+    val = TextureMosaics(variant, "val", size, val_count, seed)
+    generator = torch.Generator().manual_seed(seed)
+    return (
+        DataLoader(train, batch_size=batch_size, shuffle=True, generator=generator, drop_last=True),
+        DataLoader(val, batch_size=max(batch_size, 32), shuffle=False),
+    )
+
+
+def checksums_file() -> Path:
+    return DATA_DIR / "checksums.json"
+
+
+def expected_checksums() -> dict[str, str]:
+    """The pinned checksums of the default datasets (data/checksums.json)."""
+    return json.loads(checksums_file().read_text(encoding="utf-8"))
