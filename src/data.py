@@ -39,8 +39,8 @@ __all__ = [
     "PALETTES",
     "STD",
     "TEXTURES",
-    "TextureMosaics",
     "VARIANTS",
+    "TextureMosaics",
     "dataset_checksum",
     "make_loaders",
 ]

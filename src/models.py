@@ -58,7 +58,9 @@ class TinyBackbone(nn.Module):
     layer4 dilated 4). ``channels`` gives each stage's width.
     """
 
-    def __init__(self, widths: tuple[int, int, int, int] = (16, 32, 48, 64), output_stride: int = 32, in_channels: int = 3) -> None:
+    def __init__(
+        self, widths: tuple[int, int, int, int] = (16, 32, 48, 64), output_stride: int = 32, in_channels: int = 3
+    ) -> None:
         super().__init__()
         if output_stride not in (8, 16, 32):
             raise bad_argument("TinyBackbone", "output_stride", "8, 16 hoặc 32", "8, 16 or 32", output_stride)

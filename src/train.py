@@ -169,7 +169,9 @@ def fit(
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise bad_argument("fit", "lr", "một số thực > 0", "a float > 0", lr)
     if len(train_loader) == 0:
-        raise bad_argument("fit", "train_loader", "một loader có ít nhất một batch", "a loader with at least one batch", train_loader)
+        raise bad_argument(
+            "fit", "train_loader", "một loader có ít nhất một batch", "a loader with at least one batch", train_loader
+        )
     device = torch.device(device) if device is not None else get_device()
     model.to(device)
     loss_fn = loss_fn or default_loss
@@ -219,7 +221,9 @@ def load_checkpoint(model: nn.Module, path: str | Path, map_location: str | torc
     """Load a checkpoint written by :func:`save_checkpoint` (``weights_only=True``); return its metadata."""
     path = Path(path)
     if not path.exists():
-        raise bad_argument("load_checkpoint", "path", "một tệp checkpoint có thật", "an existing checkpoint file", str(path))
+        raise bad_argument(
+            "load_checkpoint", "path", "một tệp checkpoint có thật", "an existing checkpoint file", str(path)
+        )
     payload = torch.load(path, map_location=map_location, weights_only=True)
     model.load_state_dict(payload["state_dict"])
     return payload.get("meta", {})

@@ -49,7 +49,7 @@ def _np(x) -> np.ndarray:
 def colorize(mask, palette: np.ndarray) -> np.ndarray:
     """An H x W label map as an H x W x 3 uint8 colour image (255 = ignore, drawn white)."""
     mask = _np(mask).astype(np.int64)
-    out = np.full(mask.shape + (3,), 255, np.uint8)
+    out = np.full((*mask.shape, 3), 255, np.uint8)
     valid = (mask >= 0) & (mask < len(palette))
     out[valid] = palette[mask[valid]]
     return out
@@ -78,7 +78,13 @@ def show_dataset(dataset, n: int = 4, title: str | None = None):
         axes[1, i].set_axis_off()
     axes[0, 0].set_title(tr("ảnh", "image"), loc="left", fontsize=9)
     axes[1, 0].set_title(tr("nhãn", "labels"), loc="left", fontsize=9)
-    fig.legend(handles=legend_handles(dataset.class_names, dataset.palette), loc="lower center", ncol=len(dataset.classes), fontsize=8, frameon=False)
+    fig.legend(
+        handles=legend_handles(dataset.class_names, dataset.palette),
+        loc="lower center",
+        ncol=len(dataset.classes),
+        fontsize=8,
+        frameon=False,
+    )
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
@@ -103,7 +109,12 @@ def show_predictions(
     n = min(n, len(images))
     cols = 4 if show_errors else 3
     fig, axes = plt.subplots(n, cols, figsize=(2.2 * cols, 2.2 * n), squeeze=False)
-    heads = titles or [tr("ảnh", "image"), tr("nhãn thật", "ground truth"), tr("dự đoán", "prediction"), tr("chỗ sai", "errors")]
+    heads = titles or [
+        tr("ảnh", "image"),
+        tr("nhãn thật", "ground truth"),
+        tr("dự đoán", "prediction"),
+        tr("chỗ sai", "errors"),
+    ]
     for i in range(n):
         axes[i, 0].imshow(images[i])
         axes[i, 1].imshow(colorize(masks[i], palette))
@@ -118,7 +129,13 @@ def show_predictions(
             if i == 0:
                 axes[i, j].set_title(heads[j], fontsize=9)
     if class_names is not None:
-        fig.legend(handles=legend_handles(class_names, palette), loc="lower center", ncol=min(len(class_names), 5), fontsize=8, frameon=False)
+        fig.legend(
+            handles=legend_handles(class_names, palette),
+            loc="lower center",
+            ncol=min(len(class_names), 5),
+            fontsize=8,
+            frameon=False,
+        )
         fig.tight_layout(rect=(0, 0.05, 1, 1))
     else:
         fig.tight_layout()

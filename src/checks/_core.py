@@ -233,10 +233,13 @@ def run_check(
             return report(
                 exercise_id,
                 False,
-                tr("chưa làm — hãy thay `raise NotImplementedError` bằng lời giải của bạn.", "not done yet — replace `raise NotImplementedError` with your solution.")
+                tr(
+                    "chưa làm — hãy thay `raise NotImplementedError` bằng lời giải của bạn.",
+                    "not done yet — replace `raise NotImplementedError` with your solution.",
+                )
                 + hint_suffix,
             )
-        except Exception as exc:  # noqa: BLE001 - a check must never raise into the notebook
+        except Exception as exc:
             last = traceback.extract_tb(exc.__traceback__)[-1]
             return report(
                 exercise_id,
@@ -253,10 +256,15 @@ def run_check(
             return report(
                 exercise_id,
                 False,
-                tr(f"trường hợp {number}/{len(cases)}: ", f"case {number}/{len(cases)}: ") + str(mismatch) + hint_suffix,
+                tr(f"trường hợp {number}/{len(cases)}: ", f"case {number}/{len(cases)}: ")
+                + str(mismatch)
+                + hint_suffix,
             )
     return report(
         exercise_id,
         True,
-        tr(f"đúng! Cả {len(cases)} trường hợp đều khớp với lời giải tham chiếu.", f"correct! All {len(cases)} cases match the reference."),
+        tr(
+            f"đúng! Cả {len(cases)} trường hợp đều khớp với lời giải tham chiếu.",
+            f"correct! All {len(cases)} cases match the reference.",
+        ),
     )
