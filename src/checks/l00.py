@@ -1,0 +1,55 @@
+"""Checks for lesson 00's exercises: the confusion matrix and IoU from it."""
+
+from __future__ import annotations
+
+import torch
+
+from .. import metrics
+from ._core import CheckResult, exercise, run_check
+
+__all__ = ["check_confusion_matrix", "check_iou_from_confusion"]
+
+
+def _label_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(0)
+    cases = [((torch.tensor([0, 1, 1, 2]), torch.tensor([0, 1, 2, 2]), 3), {})]
+    for classes, shape in ((2, (5,)), (4, (3, 7)), (6, (2, 9, 9))):
+        pred = torch.randint(0, classes, shape, generator=g)
+        target = torch.randint(0, classes, shape, generator=g)
+        cases.append(((pred, target, classes), {}))
+    return cases
+
+
+@exercise("00-1", "confusion matrix")
+def check_confusion_matrix(fn) -> CheckResult:
+    """``fn(pred, target, num_classes)`` must return M with M[t, p] = #pixels of class t predicted p."""
+    return run_check(
+        "00-1",
+        fn,
+        _label_cases(),
+        lambda p, t, c: metrics.confusion_matrix(p, t, c, ignore_index=None),
+        hint=(
+            "hàng là nhãn thật, cột là nhãn dự đoán; thử torch.bincount(target * C + pred, minlength=C * C).",
+            "rows are true labels, columns predicted ones; try torch.bincount(target * C + pred, minlength=C * C).",
+        ),
+    )
+
+
+@exercise("00-2", "IoU from a confusion matrix")
+def check_iou_from_confusion(fn) -> CheckResult:
+    """``fn(cm)`` must return the per-class IoU = TP / (TP + FP + FN) as a float tensor."""
+    cases = []
+    for p, t, c in (case[0] for case in _label_cases()):
+        cm = metrics.confusion_matrix(p, t, c, ignore_index=None)
+        cm = cm + torch.eye(c, dtype=cm.dtype)  # every class present: no 0 / 0
+        cases.append(((cm,), {}))
+    return run_check(
+        "00-2",
+        fn,
+        cases,
+        lambda cm: metrics.iou_from_confusion(cm).float(),
+        hint=(
+            "TP là đường chéo; FP = tổng cột - TP; FN = tổng hàng - TP. Nhớ đổi sang số thực.",
+            "TP is the diagonal; FP = column sum - TP; FN = row sum - TP. Convert to float.",
+        ),
+    )

@@ -1,0 +1,94 @@
+import numpy as np
+import pytest
+import torch
+
+from src import data
+
+
+@pytest.mark.parametrize("key", sorted(data.expected_checksums()))
+def test_default_datasets_match_their_pinned_checksums(key):
+    variant, split, size, count, seed = key.split("/")
+    images, masks = data.generate(variant, split, int(size[:-2]), int(count), int(seed[4:]))
+    assert data.dataset_checksum(images, masks) == data.expected_checksums()[key]
+
+
+def test_cache_is_rebuilt_when_corrupt(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DATA_DIR", tmp_path)
+    images, masks = data.load_arrays("mosaic", "val", 32, 4)
+    path = next((tmp_path / "cache").glob("*.npz"))
+    path.write_bytes(b"not a zip file")
+    again, again_masks = data.load_arrays("mosaic", "val", 32, 4)
+    assert np.array_equal(images, again) and np.array_equal(masks, again_masks)
+    with np.load(path) as stored:  # rewritten, valid
+        assert data.dataset_checksum(stored["images"], stored["masks"]) == str(stored["checksum"])
+
+
+@pytest.mark.parametrize("variant", data.VARIANTS)
+def test_dataset_items(variant):
+    ds = data.TextureMosaics(variant, "val", size=48, count=6, cache=False)
+    image, mask = ds[0]
+    assert image.shape == (3, 48, 48) and image.dtype == torch.float32
+    assert mask.shape == (48, 48) and mask.dtype == torch.long
+    assert 0 <= int(mask.min()) and int(mask.max()) < ds.num_classes
+    assert len(ds.palette) == ds.num_classes == len(ds.class_names)
+    assert ds.images.dtype == np.uint8 and ds.images.shape == (6, 48, 48, 3)
+
+
+def test_splits_differ_and_are_deterministic():
+    a, _ = data.generate("mosaic", "train", 32, 3)
+    b, _ = data.generate("mosaic", "train", 32, 3)
+    c, _ = data.generate("mosaic", "val", 32, 3)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_every_class_occurs():
+    for variant in data.VARIANTS:
+        _, masks = data.generate(variant, "train", 64, 40)
+        assert set(np.unique(masks)) == set(range(len(data.CLASSES[variant])))
+
+
+def test_shapes_are_labelled_by_shape_not_texture():
+    images, masks = data.generate("shapes", "train", 64, 60)
+    # every shape class appears, and each is filled with several different textures
+    for kind in (1, 2, 3):
+        assert (masks == kind).any()
+    # the grey level does not give the class away: class means are close
+    means = [images[..., 0][masks == k].mean() for k in range(4)]
+    assert max(means) - min(means) < 30
+
+
+def test_binary_is_the_grass_class_of_the_mosaic_layout():
+    _, masks = data.generate("binary", "train", 64, 20)
+    assert set(np.unique(masks)) <= {0, 1}
+    assert 0.05 < masks.mean() < 0.5  # foreground is the minority (imbalance for Dice / focal)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"variant": "nope"}, "variant"),
+        ({"split": "dev"}, "split"),
+        ({"size": 8}, "size"),
+        ({"count": -1}, "count"),
+    ],
+)
+def test_bad_parameters_are_clear_errors(kwargs, argument):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        data.TextureMosaics(**kwargs)
+
+
+def test_bad_parameters_in_vietnamese():
+    import src
+
+    src.set_language("vi")
+    with pytest.raises(ValueError, match="nhận được"):
+        data.TextureMosaics(size=8)
+
+
+def test_make_loaders():
+    train, val = data.make_loaders("mosaic", size=32, batch_size=4, train_count=8, val_count=4)
+    images, masks = next(iter(train))
+    assert images.shape == (4, 3, 32, 32) and masks.shape == (4, 32, 32)
+    assert len(val.dataset) == 4
+    with pytest.raises(ValueError, match="batch_size"):
+        data.make_loaders(batch_size=0)
