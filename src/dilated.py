@@ -48,6 +48,7 @@ __all__ = [
     "gridding_footprint",
     "layer4_rates",
     "output_stride_costs",
+    "rates_after_last_stride",
     "replace_stride_for",
     "resnet_backbone",
     "same_padding",
@@ -351,6 +352,27 @@ def apply_multi_grid(layer: nn.Sequential, multi_grid: Sequence[int] = (1, 2, 4)
         block.conv2.dilation = (rate, rate)
         block.conv2.padding = (rate, rate)
     return layer
+
+
+def rates_after_last_stride(model: nn.Module) -> list[int]:
+    """Dilation rates of the 3x3 convolutions that run after the model's last strided layer, in order.
+
+    These layers all work at the final resolution, so :func:`gridding_coverage` of this
+    list tells whether the stack (e.g. layer3 + layer4 of a dilated ResNet) leaves holes.
+    Residual shortcuts do not change which pixels are reached (a 3x3 kernel contains the
+    centre tap), so they can be ignored here.
+    """
+    if not isinstance(model, nn.Module):
+        raise bad_argument("rates_after_last_stride", "model", "một nn.Module", "an nn.Module", model, TypeError)
+    rates: list[int] = []
+    for module in model.modules():
+        stride = getattr(module, "stride", 1)
+        stride = stride if isinstance(stride, int) else max(stride)
+        if isinstance(module, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)) and stride > 1:
+            rates = []
+        elif isinstance(module, nn.Conv2d) and tuple(module.kernel_size) == (3, 3):
+            rates.append(int(module.dilation[0]))
+    return rates
 
 
 def layer4_rates(model: nn.Module) -> list[int]:

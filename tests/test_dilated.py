@@ -209,6 +209,15 @@ def test_resnet_backbone_strides_and_multi_grid(os_, mg, rates):
     assert [blk.conv2.padding[0] for blk in body[-1]] == rates
 
 
+def test_rates_after_last_stride():
+    with torch.device("meta"):
+        assert d.rates_after_last_stride(d.resnet_backbone(32)) == [1, 1]  # layer4 blocks 2 and 3
+        assert d.rates_after_last_stride(d.resnet_backbone(16, multi_grid=(1, 2, 4))) == [1] * 5 + [2, 4, 8]
+        assert d.rates_after_last_stride(d.resnet_backbone(8)) == [1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 4, 4]
+    stack = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=2, dilation=2), torch.nn.MaxPool2d(2))
+    assert d.rates_after_last_stride(stack) == []
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("call", "argument"),
