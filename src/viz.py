@@ -161,3 +161,69 @@ def plot_history(history, title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _box(ax, x: float, y: float, w: float, h: float, color: str, label: str | None = None) -> None:
+    from matplotlib.patches import Rectangle
+
+    ax.add_patch(Rectangle((x - w / 2, y - h / 2), w, h, facecolor=color, edgecolor="black", lw=0.8))
+    if label:
+        ax.text(x, y, label, ha="center", va="center", fontsize=7)
+
+
+def _arrow(ax, x0: float, y0: float, x1: float, y1: float) -> None:
+    ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "lw": 0.8})
+
+
+def multiscale_families():
+    """Sketch of the four multi-scale families of DeepLabv3 (arXiv 1706.05587, Fig. 2)."""
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
+    titles = [
+        tr("(a) kim tự tháp ảnh", "(a) image pyramid"),
+        tr("(b) mã hoá - giải mã", "(b) encoder-decoder"),
+        tr("(c) tích chập giãn", "(c) atrous convolution"),
+        tr("(d) gộp kim tự tháp", "(d) spatial pyramid pooling"),
+    ]
+    img, feat, out = "#c6dbef", "#fdd0a2", "#c7e9c0"
+    a = axes[0]  # image pyramid: three scales, one shared net, merged
+    for i, s in enumerate((1.0, 0.7, 0.45)):
+        y = 0.8 - 0.3 * i
+        _box(a, 0.2, y, 0.22 * s, 0.22 * s, img)
+        _arrow(a, 0.33, y, 0.5, y)
+        _box(a, 0.6, y, 0.12, 0.12 * s + 0.05, feat)
+        _arrow(a, 0.68, y, 0.82, 0.5)
+    _box(a, 0.88, 0.5, 0.1, 0.3, out, "∑")
+    b = axes[1]  # encoder-decoder: shrinking then growing with skips
+    sizes = (0.5, 0.36, 0.24, 0.14)
+    for i, s in enumerate(sizes):
+        _box(b, 0.08 + 0.11 * i, 0.5, 0.06, s, img if i == 0 else feat)
+        _box(b, 0.92 - 0.11 * i, 0.5, 0.06, s, out if i == 0 else feat)
+        if i:
+            b.annotate(
+                "",
+                xy=(0.92 - 0.11 * i, 0.5 + s / 2 + 0.04),
+                xytext=(0.08 + 0.11 * i, 0.5 + s / 2 + 0.04),
+                arrowprops={"arrowstyle": "->", "lw": 0.6, "ls": "--", "connectionstyle": "arc3,rad=-0.25"},
+            )
+    _box(b, 0.5, 0.5, 0.06, 0.1, feat)
+    c = axes[2]  # atrous: resolution kept after a point, growing rates
+    for i, (s, label) in enumerate(((0.5, ""), (0.34, ""), (0.24, "r=2"), (0.24, "r=4"), (0.24, "r=8"))):
+        _box(c, 0.1 + 0.19 * i, 0.5, 0.1, s, img if i == 0 else feat, label)
+        if i:
+            _arrow(c, 0.15 + 0.19 * (i - 1), 0.5, 0.05 + 0.19 * i, 0.5)
+    d = axes[3]  # spatial pyramid pooling: parallel branches on one map
+    _box(d, 0.15, 0.5, 0.14, 0.3, feat)
+    for i, label in enumerate(("1×1", "r=6", "r=12", tr("gộp", "pool"))):
+        y = 0.85 - 0.23 * i
+        _arrow(d, 0.23, 0.5, 0.42, y)
+        _box(d, 0.5, y, 0.14, 0.14, feat, label)
+        _arrow(d, 0.58, y, 0.75, 0.5)
+    _box(d, 0.85, 0.5, 0.12, 0.3, out, "concat")
+    for ax, title in zip(axes, titles):
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_aspect("equal")
+        ax.set_axis_off()
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

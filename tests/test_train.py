@@ -26,7 +26,7 @@ def test_binary_models_use_bce():
 
 
 def test_evaluation_is_in_eval_mode_and_restores_training_mode():
-    tl, vl = data.make_loaders("mosaic", size=32, batch_size=8, train_count=8, val_count=8)
+    _, vl = data.make_loaders("mosaic", size=32, batch_size=8, train_count=8, val_count=8)
     model = models.FCN(5).train()
     a = train.evaluate(model, vl)
     b = train.evaluate(model, vl)
