@@ -29,10 +29,14 @@ crf-optional: $(STAMP)
 lab: crf-optional
 	$(BIN)/jupyter lab --notebook-dir=. lessons/vi
 
+# Unit tests, notebook-structure tests, the browser test, and nbval on the generated notebooks:
+# every solution notebook (both languages, outputs of `# NBVAL_CHECK_OUTPUT` cells compared) and the
+# unsolved Vietnamese lessons (must run to the end; their code is identical to the English ones, tested).
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600
 test: crf
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -p no:cacheprovider tests solutions lessons/vi $(NBVAL)
 
 # Regenerate solutions/ (executed) and lessons/ from source/ (slow: runs every notebook).
 notebooks: $(STAMP)

@@ -135,6 +135,70 @@ def write(nb: nbformat.NotebookNode, path: Path) -> None:
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
+SUMMARIES = {
+    "00": (
+        "Phân vùng là gì, IoU/mIoU, bộ dữ liệu ghép vân, bốn họ đa tỉ lệ, FCN cơ sở",
+        "What segmentation is, IoU/mIoU, the texture mosaics, four multi-scale families, an FCN baseline",
+    ),
+    "01": (
+        "Trường tiếp nhận: công thức truy hồi, bảng theo lớp, trường hiệu dụng, trình khám phá tương tác",
+        "Receptive field: the recurrence, per-layer tables, the effective RF, an interactive explorer",
+    ),
+    "02": (
+        "Tích chập giãn từ đầu, hiện tượng lưới, trọng số hợp lệ, cái giá của output stride, multi-grid",
+        "Dilated convolution from scratch, gridding, valid weights, the price of output stride, multi-grid",
+    ),
+    "03": (
+        "ASPP và DeepLabV3 (ResNet, DenseNet-121), gộp kim tự tháp PSPNet, các hàm mất mát, thí nghiệm loại bỏ",
+        "ASPP and DeepLabV3 (ResNet, DenseNet-121), PSPNet pyramid pooling, losses, an ablation",
+    ),
+    "04": (
+        "CRF kết nối đầy đủ: suy luận trường trung bình, so với pydensecrf, làm sắc biên",
+        "The fully-connected CRF: mean-field inference, checked against pydensecrf, sharper boundaries",
+    ),
+    "05": (
+        "RefineNet: RCU, hợp nhất đa độ phân giải, CRP, bộ nhớ so với ResNet giãn",
+        "RefineNet: RCU, multi-resolution fusion, CRP, memory against dilated ResNets",
+    ),
+    "06": (
+        "Squeeze-and-Excitation: khối SE, SE-ResNet, scSE, SE trong mô hình phân vùng",
+        "Squeeze-and-Excitation: the block, SE-ResNet, scSE, SE inside a segmentation model",
+    ),
+    "07": (
+        "Tổng kết: mọi mô hình trên một bảng (mIoU, điểm F biên, tham số, FLOPs, độ trễ, bộ nhớ)",
+        "Capstone: every model on one table (mIoU, boundary F, parameters, FLOPs, latency, memory)",
+    ),
+}
+
+
+def update_readme(times: dict[str, float]) -> None:
+    """Write the lessons table (summary, links, measured CPU time) between the README's markers."""
+    readme = ROOT / "README.md"
+    if not readme.exists():
+        return
+    rows = [
+        "| # | bài / lesson | tóm tắt / summary | CPU (vi / en) |",
+        "|---|---|---|---|",
+    ]
+    for source in sources():
+        number = source.name[:2]
+        vi, en = SUMMARIES.get(number, ("", ""))
+        t = [times.get(f"{source.stem}/{lang}") for lang in LANGS]
+        shown = " / ".join(f"{v:.0f} s" if v is not None else "?" for v in t)
+        links = " · ".join(
+            f"[{folder} {lang}]({folder}/{lang}/{source.stem}.ipynb)"
+            for folder in ("lessons", "solutions")
+            for lang in LANGS
+        )
+        rows.append(f"| {number} | `{source.stem}`<br>{links} | {vi}<br>*{en}* | {shown} |")
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- lessons-table:start -->", "<!-- lessons-table:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        readme.write_text(head + start + "\n" + "\n".join(rows) + "\n" + end + tail, encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("lessons", nargs="*", help="lesson numbers such as 00 01 (default: all)")
@@ -159,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             times[f"{source.stem}/{lang}"] = round(seconds, 1)
             print(f"{source.stem} [{lang}] executed in {seconds:.1f} s", flush=True)
     times_file.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+    update_readme(times)
     return 0
 
 
