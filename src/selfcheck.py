@@ -26,7 +26,7 @@ LESSONS = {
     "04": "src.crf",
     "05": "src.refinenet",
     "06": "src.se",
-    "07": "src.selfcheck",
+    "07": "src.compare",
 }
 
 
@@ -53,16 +53,6 @@ def core_00(device: torch.device) -> str:
     with torch.no_grad():
         miou = metrics.mean_iou(model(images).argmax(1).cpu(), masks.cpu(), 5)
     return f"FCN loss {loss.item():.3f}, train-batch mIoU {miou:.3f}"
-
-
-def core_07(device: torch.device) -> str:
-    """Capstone: cost profile (FLOPs, memory, latency) of the four tiny models."""
-    from . import profiling
-    from .models import FCN
-
-    x = torch.randn(1, 3, 64, 64, device=device)
-    report = profiling.profile(FCN(5, output_stride=8).to(device).eval(), x)
-    return f"FCN {report['flops'] / 1e6:.1f} MFLOPs, peak {report['peak_memory'] / 2**20:.2f} MiB"
 
 
 def run(lessons: list[str], device: torch.device) -> list[tuple[str, bool, float, str]]:
