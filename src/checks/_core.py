@@ -25,8 +25,8 @@ import torch
 
 from ..i18n import tr
 
-#: every registered exercise: id -> (lesson number, short English title)
-EXERCISES: dict[str, tuple[str, str]] = {}
+#: every registered exercise: id -> (lesson number, short title: a string or a (vi, en) pair)
+EXERCISES: dict[str, tuple[str, str | tuple[str, str]]] = {}
 
 
 @dataclass
@@ -49,7 +49,9 @@ class Mismatch(Exception):
     """Raised inside a comparison; its text (already translated) becomes the verdict."""
 
 
-def exercise(exercise_id: str, title: str) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
+def exercise(
+    exercise_id: str, title: str | tuple[str, str]
+) -> Callable[[Callable[..., CheckResult]], Callable[..., CheckResult]]:
     """Register a check function under ``exercise_id`` (``"LL-N"``, LL the lesson number)."""
     lesson = exercise_id.split("-")[0]
 
@@ -189,6 +191,8 @@ def _log(result: CheckResult) -> None:
 def report(exercise_id: str, passed: bool, message: str, **details: Any) -> CheckResult:
     """Print the verdict, log it for the grader, and return it."""
     title = EXERCISES.get(exercise_id, ("", ""))[1]
+    if isinstance(title, tuple):
+        title = tr(*title)
     mark = "✅" if passed else "❌"
     head = tr("Bài tập", "Exercise")
     print(f"{mark} {head} {exercise_id} ({title}): {message}")

@@ -20,7 +20,7 @@ def _label_cases() -> list[tuple[tuple, dict]]:
     return cases
 
 
-@exercise("00-1", "confusion matrix")
+@exercise("00-1", ("ma trận nhầm lẫn", "confusion matrix"))
 def check_confusion_matrix(fn) -> CheckResult:
     """``fn(pred, target, num_classes)`` must return M with M[t, p] = #pixels of class t predicted p."""
     return run_check(
@@ -35,7 +35,7 @@ def check_confusion_matrix(fn) -> CheckResult:
     )
 
 
-@exercise("00-2", "IoU from a confusion matrix")
+@exercise("00-2", ("IoU từ ma trận nhầm lẫn", "IoU from a confusion matrix"))
 def check_iou_from_confusion(fn) -> CheckResult:
     """``fn(cm)`` must return the per-class IoU = TP / (TP + FP + FN) as a float tensor."""
     cases = []
