@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from .i18n import bad_argument, tr
 __all__ = [
     "ARCHITECTURES",
     "Result",
+    "as_table",
     "best_under_budget",
     "build_model",
     "compare",
@@ -75,6 +76,8 @@ class Result:
     latency_ms: float
     peak_memory_mib: float
     train_seconds: float
+    confusion: torch.Tensor | None = field(default=None, repr=False)
+    predictions: torch.Tensor | None = field(default=None, repr=False)
 
 
 @torch.no_grad()
@@ -159,6 +162,8 @@ def compare(
                     latency_ms=cost["latency"] * 1e3,
                     peak_memory_mib=cost["peak_memory"] / 2**20,
                     train_seconds=history.seconds,
+                    confusion=metrics.confusion_matrix(preds, masks, val.num_classes),
+                    predictions=preds,
                 )
             )
     return rows
@@ -168,7 +173,7 @@ def as_table(rows: Sequence[Result]):
     """The rows as a pandas DataFrame, rounded for display."""
     import pandas as pd
 
-    frame = pd.DataFrame([asdict(r) for r in rows])
+    frame = pd.DataFrame([{k: v for k, v in asdict(r).items() if k not in ("confusion", "predictions")} for r in rows])
     return frame.round(
         {
             "miou": 3,

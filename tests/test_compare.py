@@ -1,0 +1,57 @@
+import math
+
+import pytest
+import torch
+
+from src import compare
+
+
+@pytest.mark.parametrize("arch", compare.ARCHITECTURES)
+def test_every_architecture_with_and_without_se(arch):
+    plain = compare.build_model(arch, 5, se=False)
+    with_se = compare.build_model(arch, 5, se=True)
+    x = torch.randn(2, 3, 48, 48)
+    assert plain(x).shape == with_se(x).shape == (2, 5, 48, 48)
+    extra = sum(p.numel() for p in with_se.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra > 0  # SE adds parameters
+    assert any(type(m).__name__ == "SEBlock" for m in with_se.modules())
+
+
+def test_compare_measures_every_row():
+    rows = compare.compare(
+        size=32, epochs=1, train_count=16, val_count=4, archs=("fcn", "pspnet"), se_options=(False,), progress_bar=False
+    )
+    assert [r.model for r in rows] == ["FCN", "PSPNet"]
+    for r in rows:
+        assert 0 <= r.miou <= 1 and 0 <= r.miou_crf <= 1 and 0 <= r.boundary_f1 <= 1
+        assert r.params > 0 and r.mflops > 0 and r.latency_ms > 0 and r.peak_memory_mib > 0
+        assert int(r.confusion.sum()) == 4 * 32 * 32
+    table = compare.as_table(rows)
+    assert list(table["model"]) == ["FCN", "PSPNet"] and "confusion" not in table
+
+
+def test_best_under_budget():
+    rows = [
+        {"model": "A", "se": False, "miou": 0.5, "latency_ms": 1.0},
+        {"model": "B", "se": True, "miou": 0.7, "latency_ms": 3.0},
+        {"model": "C", "se": False, "miou": 0.7, "latency_ms": 2.0},
+    ]
+    assert compare.best_under_budget(rows, 0.5) is None
+    assert compare.best_under_budget(rows, 1.5) == "A"
+    assert compare.best_under_budget(rows, 10) == "C"  # tie on mIoU: the faster one
+    assert compare.best_under_budget(rows[:2], 10) == "B + SE"
+    with pytest.raises(ValueError, match="latency_budget_ms"):
+        compare.best_under_budget(rows, 0)
+
+
+def test_most_confused():
+    cm = torch.tensor([[50, 2, 1], [10, 20, 15], [0, 3, 40]])
+    assert compare.most_confused(cm) == (1, 2)
+    with pytest.raises(ValueError, match="cm"):
+        compare.most_confused(torch.zeros(2, 3))
+    assert not math.isnan(compare.most_confused(torch.tensor([[3, 0], [0, 0]]))[0])
+
+
+def test_unknown_architecture():
+    with pytest.raises(ValueError, match="arch"):
+        compare.build_model("unet", 5)
