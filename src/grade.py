@@ -20,8 +20,10 @@ whenever the grading itself ran, however badly the students did; 2 means bad
 usage (no notebook found, a path that does not exist).
 
 Not a sandbox: submitted code runs with the teacher's rights. The network guard
-blocks Python-level sockets to non-loopback hosts, which stops downloads through
-urllib, requests or torch.hub, not a C extension that opens its own sockets.
+blocks Python-level sockets to non-loopback hosts in the kernel, which stops
+downloads through urllib, requests or torch.hub; child processes (``%pip``,
+``!curl``) get proxies that point at a closed loopback port and ``PIP_NO_INDEX``.
+A C extension that opens its own sockets is not stopped.
 """
 
 from __future__ import annotations
@@ -265,7 +267,11 @@ def _kernel_env(log: Path) -> dict[str, str]:
         PYDEVD_DISABLE_FILE_VALIDATION="1",
         no_proxy="127.0.0.1,localhost,::1",
         NO_PROXY="127.0.0.1,localhost,::1",
+        PIP_NO_INDEX="1",
     )
+    # child processes (pip, curl, ...) do not get the socket guard: point their proxies at a closed port
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        env[name] = "http://127.0.0.1:9"
     env.pop("SRC_LANG", None)  # the notebook's first cell picks its language
     return env
 

@@ -175,7 +175,14 @@ def graded_class(tmp_path_factory):
         "import socket\ntry:\n    socket.create_connection(('192.0.2.1', 80), timeout=5)\n"
         "    blocked = False\nexcept OSError as exc:\n    blocked = 'disabled' in str(exc)\nassert blocked"
     )
-    _write(folder / "99_hoa.ipynb", [SETUP, network, DOUBLE, CHECK_DOUBLE, SQUARE, CHECK_SQUARE])
+    # child processes (pip, curl) do not get the socket guard: their proxies point at a closed loopback port
+    child = (
+        "import subprocess, sys\n"
+        "code = 'import os, urllib.request; print(urllib.request.getproxies(), os.environ.get(\"PIP_NO_INDEX\"))'\n"
+        "out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120).stdout\n"
+        "assert \"'https': 'http://127.0.0.1:9'\" in out and out.strip().endswith('1'), out"
+    )
+    _write(folder / "99_hoa.ipynb", [SETUP, network, child, DOUBLE, CHECK_DOUBLE, SQUARE, CHECK_SQUARE])
     (folder / "99_khoa.ipynb").write_text("{ this is not a notebook")
     _write(folder / "homework.ipynb", [SETUP, DOUBLE, CHECK_DOUBLE])  # no lesson
     sub = folder / "lan"
@@ -186,7 +193,7 @@ def graded_class(tmp_path_factory):
     src.set_language("en")
     buffer = io.StringIO()
     with lesson_99(), contextlib.redirect_stdout(buffer):
-        code = grade.main([str(folder), "--csv", str(out), "--timeout-per-cell", "8", "--lang", "en"])
+        code = grade.main([str(folder), "--csv", str(out), "--timeout-per-cell", "20", "--lang", "en"])
     src.set_language("vi")
     rows = {r["notebook"]: r for r in csv.DictReader(open(out, encoding="utf-8"))}
     return {"code": code, "stdout": buffer.getvalue(), "rows": rows, "pid_file": pid_file}
@@ -235,7 +242,7 @@ def test_crash_keeps_the_checks_before_it(graded_class):
 
 
 def test_infinite_loop_times_out_and_the_kernel_is_gone(graded_class):
-    assert _row(graded_class, "99_dung.ipynb") == ("1", "", "1", "2", "0.500", "timed out at cell 4 (> 8 s)")
+    assert _row(graded_class, "99_dung.ipynb") == ("1", "", "1", "2", "0.500", "timed out at cell 4 (> 20 s)")
     pid = int(graded_class["pid_file"].read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
