@@ -131,3 +131,32 @@ def test_bad_input_tensor():
         aspp(torch.randn(8, 4, 4))
     with pytest.raises(ValueError, match="num_classes"):
         DeepLabHead(8, 0)
+
+
+def test_checks_of_lesson_03_aspp_exercises(capsys):
+    import torch.nn.functional as F
+
+    from src import checks
+
+    def aspp_forward(aspp, x):
+        return aspp.project(torch.cat([branch(x) for branch in aspp.convs], dim=1))
+
+    def image_pooling(x, conv, bn):
+        y = F.relu(bn(conv(x.mean((2, 3), keepdim=True))))
+        return F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+    def no_project(aspp, x):
+        return torch.cat([branch(x) for branch in aspp.convs], dim=1)
+
+    def no_relu(x, conv, bn):
+        return bn(conv(x.mean((2, 3), keepdim=True))).expand(-1, -1, *x.shape[-2:])
+
+    def unsolved(*args):
+        raise NotImplementedError
+
+    assert checks.check_aspp_forward(aspp_forward).passed
+    assert checks.check_image_pooling(image_pooling).passed
+    assert not checks.check_aspp_forward(no_project).passed
+    assert not checks.check_image_pooling(no_relu).passed
+    assert not checks.check_image_pooling(unsolved).passed
+    assert "03-2" in capsys.readouterr().out

@@ -146,3 +146,23 @@ def test_bad_arguments_and_message():
             dice_loss(logits, target[:, :, :3])
     finally:
         src.set_language("vi")
+
+
+def test_check_of_dice_exercise():
+    from src import checks
+
+    def dice(logits, target, smooth=1.0):
+        p = logits.softmax(1)
+        g = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).float()
+        inter = (p * g).sum((0, 2, 3))
+        return 1 - ((2 * inter + smooth) / (p.sum((0, 2, 3)) + g.sum((0, 2, 3)) + smooth)).mean()
+
+    def per_image(logits, target, smooth=1.0):  # sums per image instead of over the batch: a different loss
+        p = logits.softmax(1)
+        g = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2).float()
+        inter = (p * g).sum((2, 3))
+        return 1 - ((2 * inter + smooth) / (p.sum((2, 3)) + g.sum((2, 3)) + smooth)).mean()
+
+    assert checks.check_dice_loss(dice).passed
+    assert not checks.check_dice_loss(per_image).passed
+    assert not checks.check_dice_loss(lambda logits, target, smooth=1.0: 1 - dice(logits, target, smooth)).passed
