@@ -269,3 +269,19 @@ def test_checks_pass_on_reference_and_fail_on_wrong(capsys):
 def test_selfcheck_core_cpu():
     line = se.selfcheck_core(torch.device("cpu"))
     assert "finite" in line or "hữu hạn" in line
+
+
+def test_se_flag_of_lesson03_models():
+    from src.deeplab import DeepLabV3
+    from src.pspnet import PSPNet
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 48)
+    for flag, n_se, n_scse in [("backbone", 4, 0), ("decoder", 0, 2), ("both", 4, 2)]:
+        model = DeepLabV3("tiny", 5, se=flag, channels=16)
+        assert sum(isinstance(m, se.SEBlock) for m in model.backbone.modules()) == n_se
+        assert sum(isinstance(m, se.scSE) for m in model.modules()) == n_scse
+        assert model(x).shape == (2, 5, 64, 48)
+    psp = PSPNet("tiny", 5, se="decoder")
+    assert sum(isinstance(m, se.scSE) for m in psp.modules()) == 2  # pyramid pooling + features before the classifier
+    assert psp(x).shape == (2, 5, 64, 48)
