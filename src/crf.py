@@ -40,6 +40,7 @@ from .permutohedral import PermutohedralLattice
 __all__ = [
     "EXACT_MAX_PIXELS",
     "dense_crf",
+    "ellipse_prior",
     "gaussian_kernel_matrix",
     "mean_field_step",
     "pixel_features",
@@ -262,6 +263,27 @@ def dense_crf(
         outputs.append(q.reshape(c, h, w))
     out = torch.stack(outputs).to(probs.dtype)
     return out if batched else out[0]
+
+
+def ellipse_prior(
+    height: int, width: int, center: tuple[float, float], radii: tuple[float, float], blur: float = 0.15
+) -> torch.Tensor:
+    """A coarse two-class unary for a photo: 2 x H x W probabilities (background, object).
+
+    The object probability is a soft ellipse (``center`` and ``radii`` as fractions of (H, W)) whose edge
+    is blurred over ``blur`` of the radius, clipped to [0.1, 0.9]: roughly where the object is, nothing
+    about its edges. The lesson lets the CRF pull this blob onto the photo's edges.
+    """
+    if not (isinstance(height, int) and isinstance(width, int) and height > 0 and width > 0):
+        raise bad_argument("ellipse_prior", "height/width", "hai số nguyên > 0", "two integers > 0", (height, width))
+    if not (isinstance(blur, (int, float)) and blur > 0):
+        raise bad_argument("ellipse_prior", "blur", "một số > 0", "a number > 0", blur)
+    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height
+    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width
+    yy, xx = torch.meshgrid(ys, xs, indexing="ij")
+    r = torch.sqrt(((yy - center[0]) / radii[0]) ** 2 + ((xx - center[1]) / radii[1]) ** 2)
+    fg = (0.1 + 0.8 * torch.sigmoid((1 - r) / blur)).clamp(0.1, 0.9)
+    return torch.stack([1 - fg, fg])
 
 
 def selfcheck_core(device: torch.device) -> str:
