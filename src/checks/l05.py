@@ -20,7 +20,7 @@ def _convs(channels_in: list[int], channels_out: int, kernel_size: int, seed: in
     )
 
 
-@exercise("05-1", "chained residual pooling")
+@exercise("05-2", "chained residual pooling")
 def check_chained_residual_pooling(learner: Any) -> CheckResult:
     """Check ``learner(x, convs)`` against :func:`src.refinenet.chained_residual_pooling`."""
     cases = []
@@ -32,7 +32,7 @@ def check_chained_residual_pooling(learner: Any) -> CheckResult:
         cases.append(((x, _convs([shape[1]] * blocks, shape[1], k, seed)), {}))
     with torch.no_grad():
         return run_check(
-            "05-1",
+            "05-2",
             learner,
             cases,
             chained_residual_pooling,
@@ -45,7 +45,7 @@ def check_chained_residual_pooling(learner: Any) -> CheckResult:
         )
 
 
-@exercise("05-2", "multi-resolution fusion")
+@exercise("05-1", "multi-resolution fusion")
 def check_multi_resolution_fusion(learner: Any) -> CheckResult:
     """Check ``learner(features, convs)`` against :func:`src.refinenet.multi_resolution_fusion`."""
     specs = [
@@ -61,7 +61,7 @@ def check_multi_resolution_fusion(learner: Any) -> CheckResult:
         cases.append(((features, _convs([s[1] for s in shapes], out_channels, 3, seed)), {}))
     with torch.no_grad():
         return run_check(
-            "05-2",
+            "05-1",
             learner,
             cases,
             multi_resolution_fusion,
