@@ -15,7 +15,7 @@
 # 2. Giải thích vì sao cổng dùng sigmoid chứ không phải softmax.
 # 3. Tính chi phí tham số của SE bằng công thức, rồi kiểm tra bằng cách đếm trên ResNet-50 và SE-ResNet-50.
 # 4. Nhận ra một lỗi hay gặp: phép gộp với cửa sổ vuông chỉ đúng khi ảnh vuông.
-# 5. Viết SE theo không gian (sSE) và scSE cho bộ giải mã của mô hình phân vùng.
+# 5. Viết SE theo không gian (sSE) và scSE cho bộ giải mã (*decoder*) của mô hình phân vùng.
 # 6. Đặt SE vào DeepLabV3 trên bộ dữ liệu ghép vân, đo mIoU, số tham số, thời gian, và xem các cổng học được gì cho từng lớp.
 
 # %% [markdown] lang="en"
@@ -132,7 +132,7 @@ result = checks.check_se_forward(se_forward)
 # %% [markdown] lang="vi"
 # ## 2. Lỗi gộp trên ảnh không vuông
 #
-# Bài viết tiếng Việt về SE mà khoá học này phát triển từ đó (và cả mã của RepVGG, Ding và cộng sự, arXiv 2101.03697, cùng nhiều kho mã chép lại) nén bằng
+# Bài viết tiếng Việt về SE, điểm xuất phát của khoá học này (và cả mã của RepVGG, Ding và cộng sự, arXiv 2101.03697, cùng nhiều kho mã chép lại) nén bằng
 #
 # ```python
 # x = F.avg_pool2d(inputs, kernel_size=inputs.size(3))   # cửa sổ W x W
@@ -143,10 +143,10 @@ result = checks.check_se_forward(se_forward)
 # Cửa sổ có cạnh bằng **chiều rộng** $W$. Khi $H = W$ nó đúng là gộp toàn cục. Khi $H \ne W$ thì không:
 #
 # - $W < H < 2W$: chỉ $W$ hàng **đầu tiên** được lấy trung bình, phần dưới bị bỏ qua — sai mà không báo lỗi;
-# - $H \ge 2W$: ra $\lfloor H / W \rfloor$ giá trị cho mỗi kênh, và `view(-1, C, 1, 1)` biến chúng thành các "ảnh" thừa trong lô: đầu ra có **kích thước lô sai**;
+# - $H \ge 2W$: ra $\lfloor H / W \rfloor$ giá trị cho mỗi kênh, và `view(-1, C, 1, 1)` biến chúng thành các "ảnh" thừa trong lô (*batch*): đầu ra có **kích thước lô sai**;
 # - $H < W$: cửa sổ lớn hơn ảnh, PyTorch báo lỗi.
 #
-# Ảnh trong phân vùng thường không vuông (ví dụ 512x1024 của Cityscapes), nên lỗi này có thật. Ô dưới dựng một bản đồ $48 \times 32$ mà 32 hàng trên bằng 0, 16 hàng dưới bằng 1, rồi so sánh hai cách nén; sau đó thử một bản đồ cao $64 \times 16$ và một bản đồ rộng $16 \times 64$. `se.buggy_squeeze` chép lại đúng dòng mã của bài viết.
+# Ảnh trong phân vùng thường không vuông (ảnh Cityscapes có kích thước 1024x2048), nên lỗi này có thật. Ô dưới dựng một bản đồ $48 \times 32$ mà 32 hàng trên bằng 0, 16 hàng dưới bằng 1, rồi so sánh hai cách nén; sau đó thử một bản đồ cao $64 \times 16$ và một bản đồ rộng $16 \times 64$. `se.buggy_squeeze` chép lại đúng dòng mã của bài viết.
 
 # %% [markdown] lang="en"
 # ## 2. The pooling bug on non-square images
@@ -165,7 +165,7 @@ result = checks.check_se_forward(se_forward)
 # - $H \ge 2W$: it returns $\lfloor H / W \rfloor$ values per channel, and `view(-1, C, 1, 1)` turns them into extra "images" of the batch: the output has the **wrong batch size**;
 # - $H < W$: the window is larger than the map and PyTorch raises.
 #
-# Segmentation images are often non-square (Cityscapes is 512x1024), so the bug is real. The cell below builds a $48 \times 32$ map whose top 32 rows are 0 and bottom 16 rows are 1, and compares the two squeezes; then it tries a tall $64 \times 16$ map and a wide $16 \times 64$ one. `se.buggy_squeeze` reproduces the post's line exactly.
+# Segmentation images are often non-square (Cityscapes images are 1024x2048), so the bug is real. The cell below builds a $48 \times 32$ map whose top 32 rows are 0 and bottom 16 rows are 1, and compares the two squeezes; then it tries a tall $64 \times 16$ map and a wide $16 \times 64$ one. `se.buggy_squeeze` reproduces the post's line exactly.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -322,11 +322,11 @@ result = checks.check_spatial_se(spatial_se)
 #
 # `se.add_se(model, where, reduction=16)` sửa một mô hình có sẵn (tại chỗ):
 #
-# - `"backbone"`: trong mọi khối phần dư (BasicBlock/Bottleneck của torchvision và của `src.models`), BatchNorm cuối nhánh phần dư trở thành `Sequential(bn, SEBlock)` — SE đứng trước phép cộng, như SE-ResNet;
+# - `"backbone"`: trong mọi khối phần dư (*residual block*: BasicBlock/Bottleneck của torchvision và của `src.models`), BatchNorm cuối nhánh phần dư trở thành `Sequential(bn, SEBlock)` — SE đứng trước phép cộng, như SE-ResNet;
 # - `"decoder"`: một scSE được gắn sau các khối của bộ giải mã: ASPP, gộp kim tự tháp (PSPNet), các khối RefineNet, và đặc trưng đi vào lớp phân loại 1x1 cuối cùng của đầu ra (*head*);
 # - `"both"`: cả hai.
 #
-# DeepLabV3 của bài 03 (và RefineNet của bài 05) nhận cờ `se=` và tự gọi `add_se`. Ta huấn luyện ba phiên bản của DeepLabV3 với mạng xương sống (*backbone*) nhỏ trên bộ ghép vân 5 lớp, **cùng** số epoch, tốc độ học và hạt giống ngẫu nhiên: không SE, SE trong backbone, và SE ở cả hai nơi.
+# DeepLabV3 của bài 03 (và RefineNet của bài 05) nhận cờ `se=` và tự gọi `add_se`. Ta huấn luyện ba phiên bản của DeepLabV3 với mạng xương sống (*backbone*) nhỏ trên bộ ghép vân 5 lớp, **cùng** số epoch, tốc độ học (*learning rate*) và hạt giống ngẫu nhiên (*seed*): không SE, SE trong backbone, và SE ở cả hai nơi.
 
 # %% [markdown] lang="en"
 # ## 5. Adding SE to a segmentation model
@@ -364,22 +364,22 @@ se_table["extra params %"] = (100 * se_table["params"] / se_table["params"].iloc
 print(se_table.to_string())
 
 # %% [markdown] lang="vi"
-# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít, vì mạng nhỏ và $r = 16$), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định. Với một hạt giống và vài epoch, chênh lệch mIoU vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho Light-Weight RefineNet của bài 05 (`RefineNet("tiny", 5, light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
+# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong backbone, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho Light-Weight RefineNet của bài 05 (`RefineNet("tiny", 5, light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
 
 # %% [markdown] lang="en"
-# Read the table above along three columns: extra parameters (very few, since the network is small and $r = 16$), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet("tiny", 5, light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
+# Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet("tiny", 5, light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
 
 # %% [markdown] lang="vi"
 # ## 6. Các cổng học được gì?
 #
-# Hu và cộng sự (Hình 6 của bài báo) lấy trung bình cổng kích thích theo từng lớp của ImageNet và thấy: ở các tầng **đầu**, cổng gần như giống nhau cho mọi lớp (đặc trưng cấp thấp dùng chung); ở các tầng **sâu**, cổng khác nhau rõ rệt giữa các lớp (đặc trưng chuyên biệt).
+# Trong phần phân tích vai trò của bước kích thích, Hu và cộng sự lấy trung bình cổng kích thích theo từng lớp của ImageNet và thấy: ở các tầng **đầu**, cổng gần như giống nhau cho mọi lớp (đặc trưng cấp thấp dùng chung); ở các tầng **sâu**, cổng khác nhau rõ rệt giữa các lớp (đặc trưng chuyên biệt).
 #
 # Ta làm tương tự trên mô hình "SE backbone + scSE decoder" vừa huấn luyện: bốn khối SE của backbone và hai nhánh cSE của scSE trong bộ giải mã (sau ASPP và trước lớp phân loại). Cổng SE thuộc về **cả ảnh**, còn ảnh ghép có nhiều lớp, nên mỗi ảnh của tập kiểm định được gán cho **lớp chiếm nhiều điểm ảnh nhất** của nó. `se.record_gates` móc vào mô-đun `sigmoid` của từng khối SE; `se.class_gate_means` trả về, cho mỗi khối, một ma trận (lớp x kênh) các cổng trung bình. Hình vẽ độ lệch của mỗi hàng so với trung bình các lớp (đỏ: lớp này mở cổng rộng hơn, xanh: hẹp hơn). Độ **phân tán giữa các lớp** là độ lệch chuẩn theo lớp, lấy trung bình qua các kênh.
 
 # %% [markdown] lang="en"
 # ## 6. What do the gates learn?
 #
-# Hu et al. (Fig. 6 of the paper) average the excitation gates per ImageNet class and find: in **early** layers the gates are nearly the same for every class (shared low-level features); in **deep** layers they differ clearly between classes (specialised features).
+# In their analysis of the excitation step, Hu et al. average the excitation gates per ImageNet class and find: in **early** layers the gates are nearly the same for every class (shared low-level features); in **deep** layers they differ clearly between classes (specialised features).
 #
 # We do the same on the "SE backbone + scSE decoder" model we just trained: the backbone's four SE blocks and the two cSE branches of the decoder's scSE (after ASPP and before the classifier). An SE gate belongs to **the whole image**, while a mosaic holds several classes, so every validation image is attributed to its **dominant class** (the one covering most pixels). `se.record_gates` hooks the `sigmoid` module of every SE block; `se.class_gate_means` returns, for each block, a (class x channel) matrix of mean gates. The figure shows each row minus the class average (red: this class opens the gate wider, blue: narrower). The **between-class spread** is the standard deviation over classes, averaged over channels.
 
