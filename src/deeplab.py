@@ -24,7 +24,16 @@ from .backbones import build_backbone
 from .i18n import bad_argument
 from .models import BN_MOMENTUM
 
-__all__ = ["SE_CHOICES", "DeepLabV3", "apply_se", "resolve_backbone", "set_bn_momentum"]
+__all__ = [
+    "ABLATION",
+    "SE_CHOICES",
+    "DeepLabV3",
+    "apply_se",
+    "context_ablation",
+    "resolve_backbone",
+    "selfcheck_core",
+    "set_bn_momentum",
+]
 
 SE_CHOICES = (False, True, "backbone", "decoder", "both")
 
@@ -164,3 +173,65 @@ class DeepLabV3(nn.Module):
             raise bad_argument("DeepLabV3.forward", "x", "một tensor N x 3 x H x W", "an N x 3 x H x W tensor", x)
         logits = self.classifier(self.backbone(x)["layer4"])
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def selfcheck_core(device: torch.device) -> str:
+    """Lesson 03's core on ``device``: a tiny DeepLabV3 forward + backward (batch 2 and batch 1), losses; one line."""
+    from .losses import cross_entropy, dice_loss, focal_loss
+
+    device = torch.device(device)
+    gen = torch.Generator().manual_seed(0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = DeepLabV3("tiny", 4, output_stride=8, atrous_rates=(2, 4, 6), channels=32).to(device).train()
+    x = torch.randn(2, 3, 64, 64, generator=gen).to(device)
+    y = torch.randint(0, 4, (2, 64, 64), generator=gen).to(device)
+    logits = model(x)
+    loss = cross_entropy(logits, y) + dice_loss(logits, y) + focal_loss(logits, y)
+    loss.backward()
+    grads = sum(int(p.grad is not None) for p in model.parameters())
+    one = model(x[:1])  # batch size 1 in train mode: the image-pooling branch must not raise
+    ok = logits.shape == (2, 4, 64, 64) and one.shape == (1, 4, 64, 64) and bool(torch.isfinite(loss))
+    return (
+        f"deeplab: DeepLabV3(tiny, OS 8) logits {tuple(logits.shape)}, loss {loss.item():.3f}, "
+        f"{grads} parameter grads, batch-1 train ok, {'OK' if ok else 'FAILED'} on {device.type}"
+    )
+
+
+#: the four context modules compared in lesson 03's ablation
+ABLATION = ("none", "aspp_no_pooling", "aspp", "pyramid_pooling")
+
+
+def context_ablation(
+    num_classes: int,
+    backbone: str = "tiny",
+    output_stride: int = 8,
+    atrous_rates: Sequence[int] = (2, 4, 6),
+    channels: int = 32,
+    seed: int = 0,
+) -> dict[str, nn.Module]:
+    """Lesson 03's ablation: one model per context module, same backbone and head width.
+
+    ``"none"`` (1x1 conv instead of ASPP), ``"aspp_no_pooling"`` (ASPP without
+    the image-level branch), ``"aspp"`` (full ASPP) and ``"pyramid_pooling"``
+    (PSPNet). The small default rates suit the 8x8 feature map of a 64-px image
+    at output stride 8 (rate 12 or more would only see padding there).
+    Each model is built right after ``torch.manual_seed(seed)``, so all four
+    start from the same backbone weights.
+    """
+    from .pspnet import PSPNet
+
+    common = {"output_stride": output_stride, "channels": channels, "dropout": 0.1}
+    builders = {
+        "none": lambda: DeepLabV3(backbone, num_classes, context="none", **common),
+        "aspp_no_pooling": lambda: DeepLabV3(
+            backbone, num_classes, atrous_rates=atrous_rates, image_pooling=False, **common
+        ),
+        "aspp": lambda: DeepLabV3(backbone, num_classes, atrous_rates=atrous_rates, **common),
+        "pyramid_pooling": lambda: PSPNet(backbone, num_classes, **common),
+    }
+    models = {}
+    for name, build in builders.items():
+        torch.manual_seed(seed)
+        models[name] = build()
+    return models

@@ -105,3 +105,27 @@ def test_bad_types():
         DeepLabV3(torch.nn.Conv2d(3, 3, 1), 3)
     with pytest.raises(ValueError, match="x"):
         DeepLabV3("tiny", 3, channels=8)(torch.randn(3, 32, 32))
+
+
+def test_context_ablation_models_share_the_backbone_init():
+    from src.deeplab import ABLATION, context_ablation
+    from src.pspnet import PSPNet
+
+    models = context_ablation(num_classes=4, seed=3)
+    assert tuple(models) == ABLATION
+    assert isinstance(models["pyramid_pooling"], PSPNet)
+    first = {k: v.clone() for k, v in models["none"].backbone.state_dict().items()}
+    for model in models.values():
+        for key, value in model.backbone.state_dict().items():
+            assert torch.equal(value, first[key])
+    for model in models.values():
+        assert model(torch.randn(2, 3, 64, 64)).shape == (2, 4, 64, 64)
+    assert models["aspp"].classifier[0].atrous_rates == (2, 4, 6)
+    assert not models["aspp_no_pooling"].classifier[0].image_pooling
+
+
+def test_selfcheck_core():
+    from src.deeplab import selfcheck_core
+
+    line = selfcheck_core(torch.device("cpu"))
+    assert "OK on cpu" in line and "\n" not in line
