@@ -39,6 +39,8 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("SRC_CHROMIUM", "/usr/bin/chromium")
+# the lessons folder to serve (override to try a build made elsewhere)
+LESSONS = Path(os.environ.get("SRC_BROWSER_LESSONS", ROOT / "lessons"))
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -78,7 +80,7 @@ def _free_port() -> int:
 
 
 def _lesson(lang: str, number: str) -> Path | None:
-    found = sorted((ROOT / "lessons" / lang).glob(f"{number}_*.ipynb"))
+    found = sorted((LESSONS / lang).glob(f"{number}_*.ipynb"))
     return found[0] if found else None
 
 
@@ -86,7 +88,7 @@ def _lesson(lang: str, number: str) -> Path | None:
 def workspace(tmp_path_factory):
     """The folder JupyterLab serves: links to lessons/ plus a fixture notebook."""
     root = tmp_path_factory.mktemp("lab")
-    (root / "lessons").symlink_to(ROOT / "lessons", target_is_directory=True)
+    (root / "lessons").symlink_to(LESSONS, target_is_directory=True)
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Widget fixture"),
@@ -222,12 +224,12 @@ def _open(page, lab, relative: str) -> None:
     )
 
 
-def _wait_idle(page) -> None:
+def _wait_idle(page, timeout_ms: int = 300_000) -> None:
     page.wait_for_function(
         "() => { const w = window.jupyterapp.shell.currentWidget;"
         " return w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel"
         " && w.sessionContext.session.kernel.status === 'idle'; }",
-        timeout=90_000,
+        timeout=timeout_ms,
     )
 
 

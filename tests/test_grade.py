@@ -309,7 +309,7 @@ def test_lesson_00_solution_full_marks_and_untouched_lesson_zero():
     lesson = _one("lessons/vi/00_*.ipynb")
     expected = src.checks.exercises_of("00")
     assert len(expected) >= 2
-    results = {r.notebook: r for r in grade.grade_notebooks([solution, lesson], timeout_per_cell=300, progress=False)}
+    results = {r.notebook: r for r in grade.grade_notebooks([solution, lesson], timeout_per_cell=600, progress=False)}
     solved, untouched = results[str(solution)], results[str(lesson)]
     assert solved.expected == expected and untouched.expected == expected
     assert solved.score == 1.0 and solved.reasons == [], solved
