@@ -551,6 +551,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_language(args.lang)
     if args.timeout_per_cell <= 0:
         parser.error(tr("--timeout-per-cell cần một số > 0", "--timeout-per-cell needs a number > 0"))
+    if args.csv and not Path(args.csv).resolve().parent.is_dir():
+        parser.error(tr(f"không có thư mục để ghi {args.csv}", f"no folder to write {args.csv} in"))
     try:
         notebooks = find_notebooks(args.paths)
     except ValueError as exc:

@@ -156,6 +156,10 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         grade.main([str(tmp_path)])  # a folder without notebooks
     assert exit_info.value.code == 2
+    _write(tmp_path / "99_x.ipynb", ["1"])
+    with pytest.raises(SystemExit) as exit_info:
+        grade.main([str(tmp_path), "--csv", str(tmp_path / "no" / "such" / "folder.csv")])
+    assert exit_info.value.code == 2
 
 
 # --------------------------------------------------------------------------- one class, graded for real
