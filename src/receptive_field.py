@@ -38,13 +38,17 @@ from .i18n import bad_argument, tr
 
 __all__ = [
     "LayerRow",
+    "RFLadder",
     "RFReport",
     "conv_chain",
     "effective_receptive_field",
     "erf_coverage",
+    "explorer",
     "receptive_field",
     "rf_of_chain",
     "selfcheck_core",
+    "show_receptive_field",
+    "silhouette_loaders",
     "smallest_depth",
 ]
 
@@ -848,3 +852,184 @@ def selfcheck_core(device: torch.device) -> str:
         f"receptive_field: {'ok' if ok else 'FAILED'} resnet18 RF {report.size} jump {report.stride}, "
         f"chain RF {chain.size}, ERF on {device} {tuple(erf.shape)} in {seconds:.2f} s"
     )
+
+
+# ----------------------------------------------------------------------------- the experiment's models
+
+
+class RFLadder(nn.Sequential):
+    """Segmentation nets of equal depth whose receptive field grows with ``level`` (lesson 01's experiment).
+
+    Two stride-2 3x3 convolutions (output stride 4, RF 7), then four layers: the
+    first ``level`` are 3x3 convolutions with dilation 1, 2, 4, 8, the others
+    1x1 convolutions; then a 1x1 classifier. RF = 7, 15, 31, 63, 127 for level
+    0 ... 4, at the same depth, resolution and nearly the same cost.
+    """
+
+    def __init__(self, num_classes: int, level: int, width: int = 32, in_channels: int = 3) -> None:
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 4:
+            raise bad_argument("RFLadder", "level", "một số nguyên từ 0 đến 4", "an integer from 0 to 4", level)
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+            raise bad_argument("RFLadder", "num_classes", "một số nguyên >= 1", "an integer >= 1", num_classes)
+
+        def block(c_in: int, c_out: int, k: int, s: int = 1, d: int = 1) -> list[nn.Module]:
+            conv = nn.Conv2d(c_in, c_out, k, s, d * (k - 1) // 2, d, bias=False)
+            return [conv, nn.BatchNorm2d(c_out, momentum=0.3), nn.ReLU(inplace=True)]
+
+        layers = block(in_channels, width // 2, 3, 2) + block(width // 2, width, 3, 2)
+        for i in range(4):
+            layers += block(width, width, 3, d=2**i) if i < level else block(width, width, 1)
+        layers.append(nn.Conv2d(width, num_classes, 1))
+        super().__init__(*layers)
+
+
+# ----------------------------------------------------------------------------- the interactive explorer
+
+
+def _photo(size: int = 128) -> torch.Tensor:
+    """scikit-image's ``astronaut`` photo, downsampled to ``size`` x ``size``, as a float H x W x 3 array in [0, 1]."""
+    from skimage import data as skdata
+    from skimage.transform import resize
+
+    return torch.from_numpy(resize(skdata.astronaut(), (size, size), anti_aliasing=True)).float()
+
+
+def show_receptive_field(
+    layers: int = 4,
+    kernel: int = 3,
+    stride: int = 1,
+    dilation: int = 1,
+    pooling: str = "none",
+    unit_y: float = 0.5,
+    unit_x: float = 0.5,
+    size: int = 128,
+    print_table: bool = True,
+):
+    """Draw one output unit's theoretical RF box and its ERF over a photo, for a :func:`conv_chain`.
+
+    ``unit_y`` / ``unit_x`` pick the output unit as a fraction (0 ... 1) of the
+    output grid. Returns the figure; prints the per-layer table when asked.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    for arg_name, value in (("unit_y", unit_y), ("unit_x", unit_x)):
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise bad_argument("show_receptive_field", arg_name, "một số trong [0, 1]", "a number in [0, 1]", value)
+    torch.manual_seed(0)
+    net = conv_chain(layers, kernel, stride, dilation, pooling)
+    report = receptive_field(net, size)
+    oh, ow = report.output_size
+    unit = (round(unit_y * (oh - 1)), round(unit_x * (ow - 1)))
+    erf = effective_receptive_field(net, size, samples=4, unit=unit)
+    photo = _photo(size)
+    top, left, bottom, right = report.box(unit)
+    centre = (report.box(unit, clip=False)[0] + report.box(unit, clip=False)[2]) / 2
+    centre_x = (report.box(unit, clip=False)[1] + report.box(unit, clip=False)[3]) / 2
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 3.6))
+    axes[0].imshow(photo)
+    axes[1].imshow(photo.mean(-1), cmap="gray")
+    axes[1].imshow(erf.sqrt(), cmap="inferno", alpha=0.65)
+    for ax in axes:
+        ax.add_patch(
+            Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False, color="cyan", lw=2)
+        )
+        ax.plot([centre_x], [centre], "c+", ms=10)
+        ax.set_axis_off()
+    axes[0].set_title(tr(f"RF lý thuyết: {report.size} px", f"theoretical RF: {report.size} px"), fontsize=9)
+    axes[1].set_title(
+        tr(
+            f"RF hiệu dụng (ERF), chiếm {erf_coverage(erf, (top, left, bottom, right)):.0%} ô",
+            f"effective RF (ERF), fills {erf_coverage(erf, (top, left, bottom, right)):.0%} of the box",
+        ),
+        fontsize=9,
+    )
+    fig.suptitle(
+        tr(
+            f"{layers} lớp, nhân {kernel}, bước {stride}, giãn {dilation}, gộp {pooling}; đơn vị đầu ra {unit} / {oh}x{ow}",
+            f"{layers} layers, kernel {kernel}, stride {stride}, dilation {dilation}, pooling {pooling}; "
+            f"output unit {unit} of {oh}x{ow}",
+        ),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    if print_table:
+        print(report)
+    return fig
+
+
+def explorer(size: int = 128):
+    """The interactive explorer (ipywidgets) of lesson 01; a static figure when widgets are disabled.
+
+    Sliders: number of layers, kernel, stride, dilation, pooling, and the output unit (y, x).
+    Returns the ``ipywidgets.interactive`` object, or the static figure.
+    """
+    from .viz import widgets_enabled
+
+    if not widgets_enabled():
+        return show_receptive_field(size=size)
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    def draw(layers: int, kernel: int, stride: int, dilation: int, pooling: str, unit_y: float, unit_x: float) -> None:
+        try:
+            show_receptive_field(layers, kernel, stride, dilation, pooling, unit_y, unit_x, size=size)
+            plt.show()
+        except ValueError as exc:  # e.g. the map became smaller than a kernel: say so, keep the UI alive
+            print(exc)
+
+    style = {"description_width": "initial"}
+    ui = w.interactive(
+        draw,
+        layers=w.IntSlider(4, 1, 8, description=tr("số lớp", "layers"), continuous_update=False, style=style),
+        kernel=w.IntSlider(
+            3, 1, 7, step=2, description=tr("nhân (kernel)", "kernel"), continuous_update=False, style=style
+        ),
+        stride=w.IntSlider(1, 1, 3, description=tr("bước (stride)", "stride"), continuous_update=False, style=style),
+        dilation=w.IntSlider(1, 1, 4, description=tr("hệ số giãn", "dilation"), continuous_update=False, style=style),
+        pooling=w.Dropdown(
+            options=["none", "max", "avg"], value="none", description=tr("gộp (pooling)", "pooling"), style=style
+        ),
+        unit_y=w.FloatSlider(
+            0.5, min=0, max=1, step=0.05, description=tr("đơn vị: y", "unit y"), continuous_update=False, style=style
+        ),
+        unit_x=w.FloatSlider(
+            0.5, min=0, max=1, step=0.05, description=tr("đơn vị: x", "unit x"), continuous_update=False, style=style
+        ),
+    )
+    from IPython.display import display
+
+    display(ui)
+    return ui
+
+
+def silhouette_loaders(
+    size: int = 64, batch_size: int = 16, train_count: int | None = None, val_count: int | None = None
+) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
+    """Loaders of the ``shapes`` masks drawn as black-and-white silhouettes (lesson 01's experiment).
+
+    The input is 1 inside any shape and 0 elsewhere (3 channels, normalised like
+    the images); the target is the shape class. Every pixel inside a shape looks
+    the same, so only context -- a receptive field that covers the shape --
+    tells a circle from a square or a triangle.
+    """
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from .data import MEAN, STD, TextureMosaics
+
+    loaders = []
+    for split, count in (("train", train_count), ("val", val_count)):
+        data = TextureMosaics("shapes", split, size, count)
+        masks = torch.from_numpy(data.masks.astype("int64"))
+        images = ((masks > 0).float()[:, None].expand(-1, 3, -1, -1) - MEAN) / STD
+        dataset = TensorDataset(images.contiguous(), masks)
+        dataset.num_classes = data.num_classes  # type: ignore[attr-defined]
+        dataset.palette, dataset.class_names = data.palette, data.class_names  # type: ignore[attr-defined]
+        dataset.masks = data.masks  # type: ignore[attr-defined]
+        dataset.images = ((masks > 0).numpy()[..., None].repeat(3, -1) * 255).astype("uint8")  # type: ignore[attr-defined]
+        generator = torch.Generator().manual_seed(0)
+        shuffle = split == "train"
+        loaders.append(
+            DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=shuffle)
+        )
+    return loaders[0], loaders[1]
