@@ -897,7 +897,7 @@ def _photo(size: int = 128) -> torch.Tensor:
 def show_receptive_field(
     layers: int = 4,
     kernel: int = 3,
-    stride: int = 1,
+    stride: int = 2,
     dilation: int = 1,
     pooling: str = "none",
     unit_y: float = 0.5,
@@ -985,7 +985,7 @@ def explorer(size: int = 128):
         kernel=w.IntSlider(
             3, 1, 7, step=2, description=tr("nhân (kernel)", "kernel"), continuous_update=False, style=style
         ),
-        stride=w.IntSlider(1, 1, 3, description=tr("bước (stride)", "stride"), continuous_update=False, style=style),
+        stride=w.IntSlider(2, 1, 3, description=tr("bước (stride)", "stride"), continuous_update=False, style=style),
         dilation=w.IntSlider(1, 1, 4, description=tr("hệ số giãn", "dilation"), continuous_update=False, style=style),
         pooling=w.Dropdown(
             options=["none", "max", "avg"], value="none", description=tr("gộp (pooling)", "pooling"), style=style

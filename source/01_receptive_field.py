@@ -1,0 +1,520 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] lang="vi"
+# # Bài 01 — Trường tiếp nhận
+#
+# **Mục tiêu.** Sau bài này bạn sẽ:
+# - hiểu vì sao nhãn của một điểm ảnh (*pixel*) cần ngữ cảnh, và trường tiếp nhận (*receptive field*, RF) đo lượng ngữ cảnh đó thế nào;
+# - tự suy ra công thức truy hồi của RF cho một chuỗi lớp, rồi dùng nó trên mạng nhỏ và trên ResNet-50;
+# - thấy bước trượt (*stride*), phép gộp (*pooling*) và tích chập giãn (*dilated convolution*) làm RF lớn lên ra sao;
+# - đo trường tiếp nhận hiệu dụng (*effective receptive field*, ERF) bằng gradient và so nó với RF lý thuyết;
+# - thử trên dữ liệu thật: khi RF quá nhỏ, mô hình phân vùng ngữ nghĩa (*semantic segmentation*) thất bại ở đâu.
+
+# %% [markdown] lang="en"
+# # Lesson 01 — The receptive field
+#
+# **Goals.** After this lesson you will:
+# - understand why the label of a pixel needs context, and how the receptive field (RF) measures that context;
+# - derive the RF recurrence for a chain of layers yourself, then apply it to a small net and to ResNet-50;
+# - see how stride, pooling and dilated convolution make the RF grow;
+# - measure the effective receptive field (ERF) with gradients and compare it with the theoretical RF;
+# - test it on real data: where a segmentation model fails when its RF is too small.
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn as nn
+import torchvision.models as tvm
+
+import src
+import src.checks
+from src import receptive_field as rf
+from src.train import fit, predict
+from src.viz import show_predictions
+
+src.seed_everything(0)
+device = src.get_device()
+
+# %% [markdown] lang="vi"
+# ## 1. Vì sao cần ngữ cảnh?
+#
+# Một đơn vị trong bản đồ đặc trưng (*feature map*) ở lớp sâu chỉ "nhìn thấy" một vùng hữu hạn của ảnh vào:
+# đó là **trường tiếp nhận** của nó. Mọi điểm ảnh nằm ngoài vùng này không thể ảnh hưởng tới giá trị của đơn vị,
+# dù mạng được huấn luyện tốt đến đâu.
+#
+# Với phân vùng ngữ nghĩa, mỗi điểm ảnh đầu ra phải nhận một nhãn. Nếu nhãn chỉ phụ thuộc vào vân bề mặt tại chỗ
+# (cỏ hay sỏi), một RF nhỏ là đủ. Nhưng nếu nhãn phụ thuộc vào **hình dạng của cả vùng** — điểm ảnh này thuộc
+# một hình tròn hay một hình vuông? — thì RF phải đủ lớn để bao được cả vùng đó. Bộ dữ liệu `shapes` của khoá học
+# được dựng đúng như vậy, và ở cuối bài ta sẽ đo hiệu ứng này.
+
+# %% [markdown] lang="en"
+# ## 1. Why context?
+#
+# A unit of a deep feature map only "sees" a finite region of the input image: that region is its
+# **receptive field**. No pixel outside it can change the unit's value, however well the network is trained.
+#
+# In semantic segmentation every output pixel gets a label. If the label only depends on the local texture
+# (grass or gravel), a small RF is enough. If it depends on **the shape of the whole region** — is this pixel part
+# of a circle or of a square? — the RF must be large enough to cover that region. The course's `shapes` data is
+# built exactly this way, and at the end of the lesson we measure the effect.
+
+# %% [markdown] lang="vi"
+# ## 2. Công thức truy hồi
+#
+# Xét một chuỗi lớp; lớp $l$ có kích thước nhân $k_l$, bước trượt $s_l$, hệ số giãn (*dilation rate*) $d_l$ và
+# phần đệm (*padding*) $p_l$. Gọi $r_l$ là RF của một đơn vị sau lớp $l$ (tính bằng điểm ảnh của ảnh vào), và
+# $j_l$ là **bước nhảy** (*jump*): khoảng cách, trong ảnh vào, giữa hai đơn vị kề nhau của bản đồ sau lớp $l$.
+# Ban đầu $r_0 = 1$, $j_0 = 1$.
+#
+# 1. Nhân giãn có kích thước hiệu dụng $k'_l = d_l (k_l - 1) + 1$.
+# 2. Hai đơn vị kề nhau của lớp $l-1$ cách nhau $j_{l-1}$ điểm ảnh, nên khi nhân trượt thêm $k'_l - 1$ vị trí,
+#    vùng nhìn thấy rộng thêm $(k'_l - 1)\, j_{l-1}$ điểm ảnh.
+# 3. Bước trượt nhân khoảng cách giữa các đơn vị.
+#
+# $$r_l = r_{l-1} + (k_l - 1)\, d_l\, j_{l-1}, \qquad j_l = j_{l-1}\, s_l .$$
+#
+# Tâm của đơn vị đầu tiên dịch theo phần đệm: $c_l = c_{l-1} + \left(\tfrac{k'_l - 1}{2} - p_l\right) j_{l-1}$,
+# với $c_0 = 0$. Khi mạng có nhánh (ResNet, DenseNet, Inception), ta không đi theo một chuỗi mà theo **đồ thị**:
+# tại chỗ hai nhánh hợp lại (cộng hoặc nối kênh), vùng nhìn thấy là **hợp** của hai ô vuông.
+# `src.receptive_field.receptive_field` lần theo đồ thị bằng `torch.fx` và áp dụng đúng các quy tắc này.
+#
+# Bảng dưới đây tính từng bước cho một mạng nhỏ: hai tích chập $3\times3$, một phép gộp cực đại $2\times2$,
+# rồi một tích chập $3\times3$ giãn 2.
+
+# %% [markdown] lang="en"
+# ## 2. The recurrence
+#
+# Take a chain of layers; layer $l$ has kernel size $k_l$, stride $s_l$, dilation rate $d_l$ and padding $p_l$.
+# Let $r_l$ be the RF of one unit after layer $l$ (in input pixels) and $j_l$ the **jump**: the distance, in the
+# input, between two neighbouring units of the map after layer $l$. We start with $r_0 = 1$, $j_0 = 1$.
+#
+# 1. A dilated kernel has effective size $k'_l = d_l (k_l - 1) + 1$.
+# 2. Neighbouring units of layer $l-1$ are $j_{l-1}$ pixels apart, so sliding over $k'_l - 1$ more positions widens
+#    the region seen by $(k'_l - 1)\, j_{l-1}$ pixels.
+# 3. The stride multiplies the spacing between units.
+#
+# $$r_l = r_{l-1} + (k_l - 1)\, d_l\, j_{l-1}, \qquad j_l = j_{l-1}\, s_l .$$
+#
+# The centre of the first unit moves with the padding: $c_l = c_{l-1} + \left(\tfrac{k'_l - 1}{2} - p_l\right) j_{l-1}$,
+# with $c_0 = 0$. When the network has branches (ResNet, DenseNet, Inception) we follow the **graph**, not a chain:
+# where two branches merge (by addition or channel concatenation) the region seen is the **union** of the two boxes.
+# `src.receptive_field.receptive_field` walks the graph with `torch.fx` and applies exactly these rules.
+#
+# The table below works it out step by step for a small net: two $3\times3$ convolutions, a $2\times2$ max pooling,
+# then a $3\times3$ convolution with dilation 2.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+small = nn.Sequential(
+    nn.Conv2d(3, 8, 3, padding=1),
+    nn.ReLU(),
+    nn.Conv2d(8, 8, 3, padding=1),
+    nn.MaxPool2d(2),
+    nn.Conv2d(8, 8, 3, padding=2, dilation=2),
+)
+print(rf.receptive_field(small, 32))
+
+# %% [markdown] lang="vi"
+# ### Bài tập 01-1 — cài đặt công thức truy hồi
+#
+# Viết `rf_chain(layers)`: `layers` là danh sách các bộ `(kernel, stride, dilation)`; trả về danh sách
+# `(rf, jump)` **sau mỗi lớp**. Ví dụ `rf_chain([(3, 1, 1), (3, 2, 1)])` trả về `[(3, 1), (5, 2)]`.
+
+# %% [markdown] lang="en"
+# ### Exercise 01-1 — implement the recurrence
+#
+# Write `rf_chain(layers)`: `layers` is a list of `(kernel, stride, dilation)` triples; return the list of
+# `(rf, jump)` **after each layer**. For example `rf_chain([(3, 1, 1), (3, 2, 1)])` returns `[(3, 1), (5, 2)]`.
+
+
+# %%
+def rf_chain(layers):
+    ### BEGIN SOLUTION
+    r, j, out = 1, 1, []
+    for k, s, d in layers:
+        r += (k - 1) * d * j
+        j *= s
+        out.append((r, j))
+    return out
+    ### END SOLUTION
+
+
+# %%
+result = src.checks.check_rf_of_chain(rf_chain)
+
+# %% [markdown] lang="vi"
+# ### Bài tập 01-2 — dự đoán RF của bốn mạng nhỏ
+#
+# Đọc cấu trúc bốn mạng A, B, C, D in ra bên dưới và **tính tay** RF của đầu ra mỗi mạng (dùng công thức,
+# đừng gọi `receptive_field`). Lưu ý: `MaxPool2d(2)` có nhân 2 và bước trượt 2.
+
+# %% [markdown] lang="en"
+# ### Exercise 01-2 — predict the RF of four small nets
+#
+# Read the four nets A, B, C, D printed below and **work out by hand** the RF of each output (use the recurrence,
+# do not call `receptive_field`). Note: `MaxPool2d(2)` has kernel 2 and stride 2.
+
+# %%
+for name, net in src.checks.exercise_nets().items():
+    print(name, [m for m in net if not isinstance(m, nn.ReLU)])
+
+
+# %%
+def predicted_rf():
+    ### BEGIN SOLUTION
+    return {"A": 13, "B": 18, "C": 15, "D": 19}
+    ### END SOLUTION
+
+
+# %%
+result = src.checks.check_predicted_rf(predicted_rf)
+
+# %% [markdown] lang="vi"
+# ## 3. Bước trượt, phép gộp và tích chập giãn
+#
+# Trong công thức, $k_l - 1$ được nhân với $j_{l-1}$: **mọi lớp đứng sau một bước trượt đều "được khuếch đại"**.
+# Xếp chồng tích chập $3\times3$ bước 1 chỉ làm RF tăng tuyến tính ($2$ điểm ảnh mỗi lớp); thêm bước trượt 2 thì
+# RF tăng theo cấp số nhân, nhưng bản đồ đặc trưng nhỏ đi — điều tai hại cho phân vùng, nơi ta cần một nhãn cho
+# từng điểm ảnh. Tích chập giãn với hệ số $d_l = 2^l$ cũng cho RF tăng theo cấp số nhân **mà vẫn giữ nguyên độ
+# phân giải** (Yu & Koltun, arXiv 1511.07122). Bảng sau so sánh ba chuỗi cùng bốn lớp $3\times3$.
+
+# %% [markdown] lang="en"
+# ## 3. Stride, pooling and dilation
+#
+# In the recurrence, $k_l - 1$ is multiplied by $j_{l-1}$: **every layer after a stride is "amplified"**.
+# Stacking stride-1 $3\times3$ convolutions grows the RF linearly (2 pixels per layer); adding stride 2 makes it grow
+# exponentially, but the feature map shrinks — bad news for segmentation, where each pixel needs a label. Dilated
+# convolution with rates $d_l = 2^l$ also grows the RF exponentially **while keeping the resolution**
+# (Yu & Koltun, arXiv 1511.07122). The table compares three chains of four $3\times3$ layers.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+chains = {
+    "plain": [(3, 1, 1)] * 4,
+    "stride 2": [(3, 2, 1)] * 4,
+    "dilation 1,2,4,8": [(3, 1, 1), (3, 1, 2), (3, 1, 4), (3, 1, 8)],
+}
+for name, layers in chains.items():
+    steps = rf.rf_of_chain(layers)
+    print(f"{name:18s} RF: {[r for r, _ in steps]}   jump: {[j for _, j in steps]}")
+
+# %% [markdown] lang="vi"
+# ### Bài tập 01-3 — độ sâu nhỏ nhất
+#
+# Viết `smallest_depth(target_rf, kernel, stride, dilation)`: số lớp **giống hệt nhau** `(kernel, stride, dilation)`
+# ít nhất để RF đạt ít nhất `target_rf` (mục tiêu 1 cần 0 lớp). Chẳng hạn, cần bao nhiêu lớp $3\times3$ bước 1 để
+# một đơn vị nhìn thấy cả ảnh $100\times100$?
+
+# %% [markdown] lang="en"
+# ### Exercise 01-3 — the smallest depth
+#
+# Write `smallest_depth(target_rf, kernel, stride, dilation)`: the fewest **identical** `(kernel, stride, dilation)`
+# layers whose RF reaches at least `target_rf` (a target of 1 needs 0 layers). For instance, how many stride-1
+# $3\times3$ layers does a unit need to see a whole $100\times100$ image?
+
+
+# %%
+def smallest_depth(target_rf, kernel=3, stride=1, dilation=1):
+    ### BEGIN SOLUTION
+    depth, r, j = 0, 1, 1
+    while r < target_rf:
+        r += (kernel - 1) * dilation * j
+        j *= stride
+        depth += 1
+    return depth
+    ### END SOLUTION
+
+
+# %%
+result = src.checks.check_smallest_depth(smallest_depth)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for k, s in [(3, 1), (3, 2), (7, 1)]:
+    print(f"kernel {k}, stride {s}: {rf.smallest_depth(100, k, s)} layers reach RF >= 100")
+
+# %% [markdown] lang="vi"
+# ## 4. Một mạng thật: ResNet-50
+#
+# ResNet có kết nối phần dư (*residual connection*): nhánh chính và nhánh tắt hợp lại bằng phép cộng, nên đi
+# theo một chuỗi là sai. `receptive_field` lần theo đồ thị (`torch.fx`); với một mạng phân loại, nó mô tả bản đồ
+# không gian cuối cùng trước phép gộp trung bình toàn cục. Dưới đây là RF sau từng tầng của ResNet-50 (dựng với
+# `weights=None`, không tải gì về), và ResNet-50 có `replace_stride_with_dilation` — phiên bản DeepLab dùng
+# (bài 02). Các con số này đã được kiểm tra trong `tests/test_receptive_field.py` bằng một phép đo gradient độc lập.
+
+# %% [markdown] lang="en"
+# ## 4. A real network: ResNet-50
+#
+# ResNet has residual connections: the main branch and the shortcut merge by addition, so walking a chain would be
+# wrong. `receptive_field` follows the graph (`torch.fx`); for a classifier it describes the last spatial map before
+# global average pooling. Below: the RF after each stage of ResNet-50 (built with `weights=None`, nothing
+# downloaded), and of ResNet-50 with `replace_stride_with_dilation` — the variant DeepLab uses (lesson 02). These
+# numbers are checked in `tests/test_receptive_field.py` against an independent gradient measurement.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+resnet = tvm.resnet50(weights=None)
+dilated = tvm.resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
+lines = []
+for stage in ["maxpool", "layer1", "layer2", "layer3", "layer4"]:
+    a = rf.receptive_field(resnet, 224, output=stage)
+    b = rf.receptive_field(dilated, 224, output=stage)
+    lines.append(
+        f"{stage:8s} RF {a.size:4d} jump {a.stride:3d} map {a.output_size}"
+        f" | dilated: RF {b.size:4d} jump {b.stride:3d} map {b.output_size}"
+    )
+print("\n".join(lines))
+
+# %%
+report = rf.receptive_field(resnet, 224)
+report.table().head(12)
+
+# %% [markdown] lang="vi"
+# RF của ResNet-50 lớn hơn cả ảnh $224\times224$, và bản có tích chập giãn giữ **cùng** RF nhưng bản đồ đặc trưng
+# lớn hơn gấp 4 mỗi chiều. Hai kiến trúc kinh điển trả lời câu hỏi "làm sao có nhiều ngữ cảnh mà vẫn giữ chi tiết":
+# - **DeepLab** (Chen et al., arXiv 1606.00915, 1706.05587): tích chập giãn (*atrous convolution*) thay cho bước
+#   trượt ở các tầng cuối, và ASPP — nhiều nhánh giãn với hệ số khác nhau (bài 02, 03);
+# - **PSPNet** (Zhao et al., arXiv 1612.01105): gộp kim tự tháp không gian (*spatial pyramid pooling*) ở nhiều
+#   lưới $1\times1, 2\times2, 3\times3, 6\times6$; nhánh $1\times1$ là đặc trưng mức ảnh, có RF bằng **cả ảnh**.
+
+# %% [markdown] lang="en"
+# ResNet-50's RF is larger than the $224\times224$ image itself, and the dilated variant keeps the **same** RF with
+# a feature map 4 times larger per side. Two classic architectures answer "how to get a lot of context and keep
+# detail":
+# - **DeepLab** (Chen et al., arXiv 1606.00915, 1706.05587): atrous (dilated) convolution instead of stride in the
+#   last stages, and ASPP — parallel dilated branches with different rates (lessons 02, 03);
+# - **PSPNet** (Zhao et al., arXiv 1612.01105): spatial pyramid pooling over $1\times1, 2\times2, 3\times3, 6\times6$
+#   grids; the $1\times1$ branch is an image-level feature whose RF is **the whole image**.
+
+# %% [markdown] lang="vi"
+# ## 5. Trường tiếp nhận hiệu dụng
+#
+# RF lý thuyết chỉ nói điểm ảnh nào **có thể** ảnh hưởng. Luo et al. (arXiv 1605.04876) đo mức ảnh hưởng thật:
+# lấy gradient của một đơn vị đầu ra trung tâm theo ảnh vào,
+# $\mathrm{ERF}(x) = \mathbb{E}\left[\left|\partial y_{\text{tâm}} / \partial I(x)\right|\right]$, lấy trung bình trên
+# nhiều ảnh ngẫu nhiên. Với trọng số ngẫu nhiên, ERF có dạng **gần Gauss**: số đường đi từ một điểm ảnh tới đơn vị
+# đầu ra giống như hệ số nhị thức, tập trung ở giữa. Bán kính Gauss chỉ tăng như $\sqrt{n}$ theo số lớp $n$, còn RF lý
+# thuyết tăng như $n$: **tỉ lệ ERF/RF giảm dần khi mạng sâu hơn**. Ta đo "diện tích ERF" là số điểm ảnh ít nhất giữ
+# 95 % tổng độ lớn gradient, chia cho diện tích ô RF lý thuyết.
+
+# %% [markdown] lang="en"
+# ## 5. The effective receptive field
+#
+# The theoretical RF only says which pixels **can** matter. Luo et al. (arXiv 1605.04876) measure how much they
+# actually do: the gradient of a central output unit with respect to the input,
+# $\mathrm{ERF}(x) = \mathbb{E}\left[\left|\partial y_{\text{centre}} / \partial I(x)\right|\right]$, averaged over
+# random inputs. With random weights the ERF is **close to a Gaussian**: the number of paths from a pixel to the
+# output unit behaves like a binomial coefficient, concentrated in the middle. The Gaussian's radius grows like
+# $\sqrt{n}$ with the number of layers $n$, the theoretical RF like $n$: **the ERF/RF ratio shrinks as the network
+# gets deeper**. We measure the "ERF area" as the fewest pixels that hold 95 % of the total gradient magnitude,
+# divided by the area of the theoretical RF box.
+
+# %%
+src.seed_everything(0)
+depths = [2, 4, 8, 16]
+fig, axes = plt.subplots(1, len(depths), figsize=(9, 2.6))
+rows = []
+for ax, depth in zip(axes, depths):
+    net = rf.conv_chain(layers=depth, kernel=3)
+    erf = rf.effective_receptive_field(net, 65, samples=8)
+    rep = rf.receptive_field(net, 65)
+    rows.append((depth, rep.size, rf.erf_coverage(erf, rep.box())))
+    ax.imshow(erf, cmap="inferno")
+    top, left, bottom, right = rep.box()
+    ax.add_patch(plt.Rectangle((left - 0.5, top - 0.5), right - left + 1, bottom - top + 1, fill=False, color="cyan"))
+    ax.set_title(src.tr(f"{depth} lớp", f"{depth} layers"), fontsize=9)
+    ax.set_axis_off()
+fig.tight_layout()
+for depth, size, cover in rows:
+    print(
+        src.tr(
+            f"{depth:2d} lớp: RF lý thuyết {size:3d}, ERF chiếm {cover:.1%} ô RF",
+            f"{depth:2d} layers: theoretical RF {size:3d}, ERF fills {cover:.1%} of the RF box",
+        )
+    )
+
+# %% [markdown] lang="vi"
+# Ô màu lục lam là RF lý thuyết; vùng sáng là ERF. Bảng in ra cho thấy tỉ lệ ERF/RF khi số lớp tăng. Lát cắt qua
+# tâm của ERF 16 lớp, so với một đường Gauss có cùng phương sai:
+
+# %% [markdown] lang="en"
+# The cyan box is the theoretical RF; the bright blob is the ERF. The printed table shows the ERF/RF ratio as depth
+# grows. A slice through the centre of the 16-layer ERF, against a Gaussian of the same variance:
+
+# %%
+profile = erf[32].double()
+x = torch.arange(65, dtype=torch.float64) - 32
+sigma = float(((profile * x**2).sum() / profile.sum()).sqrt())
+fig, ax = plt.subplots(figsize=(4.5, 2.4))
+ax.plot(x, profile / profile.max(), "o", ms=3, label="ERF")
+ax.plot(x, torch.exp(-(x**2) / (2 * sigma**2)), label=f"Gauss, σ = {sigma:.1f}")
+ax.set_xlabel(src.tr("khoảng cách tới tâm (điểm ảnh)", "distance to the centre (pixels)"))
+ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %% [markdown] lang="vi"
+# ## 6. Trình khám phá tương tác
+#
+# Chọn số lớp, kích thước nhân, bước trượt, hệ số giãn, phép gộp (sau mỗi hai lớp) và một đơn vị đầu ra; hình vẽ
+# ô RF lý thuyết (lục lam) và ERF (bản đồ nhiệt) của đơn vị đó trên ảnh `astronaut` có sẵn trong scikit-image, kèm
+# bảng từng lớp. Hãy thử: tăng bước trượt lên 2 rồi tăng số lớp; đặt hệ số giãn 4 với 2 lớp và xem ERF bị "thủng lỗ";
+# chọn một đơn vị ở góc để thấy ô RF bị cắt bởi mép ảnh. (Khi chạy không có giao diện widget, ô này vẽ một hình tĩnh
+# với giá trị mặc định.)
+
+# %% [markdown] lang="en"
+# ## 6. Interactive explorer
+#
+# Choose the number of layers, the kernel, stride, dilation, pooling (after every second layer) and an output unit;
+# the figure draws that unit's theoretical RF box (cyan) and its ERF (heat map) over scikit-image's `astronaut`
+# photo, with the per-layer table. Try: set stride 2 and add layers; set dilation 4 with 2 layers and see the ERF's
+# holes; pick a corner unit to see the box clipped by the image border. (Without a widget front-end this cell draws
+# a static figure for the default values.)
+
+# %% tags=["explorer"]
+ui = rf.explorer()
+
+# %% [markdown] lang="vi"
+# ## 7. Thí nghiệm: RF bao nhiêu là đủ?
+#
+# Dữ liệu `shapes` có một nền và 1–3 hình (tròn, vuông, tam giác); **nhãn là hình dạng**. Để tách riêng vai trò
+# của ngữ cảnh khỏi vân bề mặt, ta vẽ các hình thành **hình bóng** (*silhouette*): 1 bên trong mọi hình, 0 bên ngoài
+# (`rf.silhouette_loaders`). Khi đó mọi điểm ảnh bên trong hình vuông trông giống hệt mọi điểm ảnh bên trong hình
+# tròn — chỉ một RF đủ rộng, bao được cả hình, mới phân biệt được. Ta huấn luyện các mạng `RFLadder` có **cùng độ
+# sâu, cùng độ phân giải (bước 4)**, chỉ khác RF: bốn lớp cuối là $1\times1$ hoặc $3\times3$ giãn $1, 2, 4, 8$.
+# RF được **tính** bằng `receptive_field`; hình tròn có đường kính khoảng 20–31 điểm ảnh (bán kính
+# $0.16$–$0.24$ lần cạnh ảnh 64).
+
+# %% [markdown] lang="en"
+# ## 7. Experiment: how much RF is enough?
+#
+# The `shapes` data has a background and 1–3 shapes (circle, square, triangle); **the label is the shape**. To
+# isolate context from texture we draw the shapes as **silhouettes**: 1 inside any shape, 0 outside
+# (`rf.silhouette_loaders`). Then every pixel inside a square looks exactly like every pixel inside a circle — only
+# an RF wide enough to cover the shape tells them apart. We train `RFLadder` nets of **equal depth and resolution
+# (output stride 4)** that differ only in their RF: the last four layers are $1\times1$ or $3\times3$ with dilation
+# $1, 2, 4, 8$. The RF is **computed** with `receptive_field`; circles have diameters of about 20 to 31
+# pixels (radius $0.16$–$0.24$ of the 64-pixel side).
+
+# %%
+EPOCHS, LEVELS = 6, [0, 2, 4]
+train_loader, val_loader = rf.silhouette_loaders(size=64, batch_size=16, train_count=320, val_count=64)
+results, models = [], {}
+for level in LEVELS:
+    src.seed_everything(0)
+    model = rf.RFLadder(num_classes=4, level=level)
+    size = rf.receptive_field(model, 64).size
+    history = fit(model, train_loader, val_loader, epochs=EPOCHS, lr=1e-2, device=device, description=f"RF {size}")
+    results.append((size, history.final["val_miou"], history.final["val_pixel_accuracy"]))
+    models[size] = model
+
+# %%
+print(src.tr("RF    mIoU (kiểm định)   độ chính xác điểm ảnh", "RF    val mIoU   pixel accuracy"))
+for size, miou, acc in results:
+    print(f"{size:4d}  {miou:.3f}             {acc:.3f}")
+fig, ax = plt.subplots(figsize=(4.5, 2.8))
+ax.plot([r[0] for r in results], [r[1] for r in results], "o-")
+ax.axvline(
+    2 * 0.24 * 64, color="gray", ls="--", lw=1, label=src.tr("đường kính hình lớn nhất", "largest shape diameter")
+)
+ax.set_xscale("log", base=2)
+ax.set_xlabel(src.tr("RF lý thuyết (điểm ảnh)", "theoretical RF (pixels)"))
+ax.set_ylabel(src.tr("mIoU (kiểm định)", "val mIoU"))
+ax.legend(fontsize=8)
+fig.tight_layout()
+
+# %% [markdown] lang="vi"
+# Dự đoán của mô hình RF nhỏ nhất và lớn nhất trên vài ảnh kiểm định:
+
+# %% [markdown] lang="en"
+# Predictions of the smallest-RF and the largest-RF model on a few validation images:
+
+# %%
+val = val_loader.dataset
+images = torch.stack([val[i][0] for i in range(3)])
+for size in (min(models), max(models)):
+    fig = show_predictions(
+        val.images[:3], val.masks[:3], predict(models[size], images), val.palette, val.class_names, n=3
+    )
+    fig.suptitle(f"RF {size}", fontsize=10)
+
+# %% [markdown] lang="vi"
+# ### Huấn luyện thay đổi ERF thế nào?
+#
+# So sánh ERF của mô hình RF lớn nhất lúc khởi tạo ngẫu nhiên và sau khi huấn luyện. Luo et al. báo cáo rằng trên
+# CIFAR-10 và CamVid, huấn luyện làm ERF **rộng ra**; ở đây mô hình nhỏ, huấn luyện ngắn, nên hãy tự đọc con số in
+# ra bên dưới thay vì tin trước vào kết luận đó. ERF được lấy trung bình trên ảnh kiểm định thật, không phải nhiễu;
+# vì RF 127 lớn hơn ảnh 64 điểm ảnh, ô RF ở đây là cả ảnh.
+
+# %% [markdown] lang="en"
+# ### How does training change the ERF?
+#
+# Compare the ERF of the largest-RF model at random initialisation and after training. Luo et al. report that on
+# CIFAR-10 and CamVid training **widens** the ERF; our model is small and trained briefly, so read the numbers
+# printed below rather than assume that conclusion. The ERF is averaged over real validation images, not noise;
+# since RF 127 exceeds the 64-pixel image, the RF box here is the whole image.
+
+# %%
+src.seed_everything(0)
+trained = models[max(models)].cpu()
+untrained = rf.RFLadder(num_classes=4, level=max(LEVELS))
+batch = torch.stack([val[i][0] for i in range(16)])
+fig, axes = plt.subplots(1, 2, figsize=(5.5, 2.8))
+for ax, (name, net) in zip(
+    axes, [(src.tr("ngẫu nhiên", "random init"), untrained), (src.tr("đã huấn luyện", "trained"), trained)]
+):
+    erf = rf.effective_receptive_field(net, 64, inputs=batch)
+    cover = rf.erf_coverage(erf, rf.receptive_field(net, 64).box())
+    ax.imshow(erf, cmap="inferno")
+    ax.set_title(f"{name}: {cover:.1%}", fontsize=9)
+    ax.set_axis_off()
+    print(src.tr(f"{name}: ERF chiếm {cover:.1%} ô RF", f"{name}: ERF fills {cover:.1%} of the RF box"))
+fig.tight_layout()
+
+# %% [markdown] lang="vi"
+# ## Ghi nhớ
+#
+# - RF của một đơn vị là vùng ảnh vào có thể ảnh hưởng tới nó; công thức $r_l = r_{l-1} + (k_l-1) d_l j_{l-1}$,
+#   $j_l = j_{l-1} s_l$ cho chuỗi lớp, và phép **hợp** các ô tại chỗ nhánh hợp lại cho ResNet, DenseNet.
+# - Lớp đứng sau bước trượt được khuếch đại theo bước nhảy $j$; tích chập giãn cho RF tăng nhanh mà vẫn giữ độ
+#   phân giải — đó là ý tưởng của DeepLab; PSPNet thêm đặc trưng mức ảnh có RF bằng cả ảnh.
+# - ERF nhỏ hơn RF lý thuyết và có dạng gần Gauss; tỉ lệ ERF/RF giảm khi mạng sâu hơn (bảng ở mục 5).
+# - Khi nhãn phụ thuộc vào hình dạng cả vùng, mô hình có RF nhỏ hơn kích thước vùng không thể học được (xem bảng
+#   thí nghiệm ở trên).
+#
+# ## Tài liệu tham khảo
+# - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural
+#   Networks*. NeurIPS 2016, arXiv 1605.04876.
+# - A. Araujo, W. Norris, J. Sim. *Computing Receptive Fields of Convolutional Neural Networks*. Distill, 2019.
+# - V. Dumoulin, F. Visin. *A guide to convolution arithmetic for deep learning*. arXiv 1603.07285.
+# - F. Yu, V. Koltun. *Multi-Scale Context Aggregation by Dilated Convolutions*. arXiv 1511.07122.
+# - L.-C. Chen et al. *DeepLab* (arXiv 1606.00915) và *Rethinking Atrous Convolution* (DeepLabv3, arXiv 1706.05587).
+# - H. Zhao et al. *Pyramid Scene Parsing Network* (PSPNet). arXiv 1612.01105.
+# - K. He et al. *Deep Residual Learning for Image Recognition*. arXiv 1512.03385.
+
+# %% [markdown] lang="en"
+# ## Key takeaways
+#
+# - A unit's RF is the input region that can affect it; the recurrence $r_l = r_{l-1} + (k_l-1) d_l j_{l-1}$,
+#   $j_l = j_{l-1} s_l$ handles chains, and the **union** of boxes where branches merge handles ResNet and DenseNet.
+# - Layers after a stride are amplified by the jump $j$; dilated convolution grows the RF fast and keeps the
+#   resolution — DeepLab's idea; PSPNet adds an image-level feature whose RF is the whole image.
+# - The ERF is smaller than the theoretical RF and close to a Gaussian; the ERF/RF ratio falls with depth (table in section 5).
+# - When the label depends on the shape of a whole region, a model whose RF is smaller than the region cannot learn
+#   it (see the experiment's table above).
+#
+# ## References
+# - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural
+#   Networks*. NeurIPS 2016, arXiv 1605.04876.
+# - A. Araujo, W. Norris, J. Sim. *Computing Receptive Fields of Convolutional Neural Networks*. Distill, 2019.
+# - V. Dumoulin, F. Visin. *A guide to convolution arithmetic for deep learning*. arXiv 1603.07285.
+# - F. Yu, V. Koltun. *Multi-Scale Context Aggregation by Dilated Convolutions*. arXiv 1511.07122.
+# - L.-C. Chen et al. *DeepLab* (arXiv 1606.00915) and *Rethinking Atrous Convolution* (DeepLabv3, arXiv 1706.05587).
+# - H. Zhao et al. *Pyramid Scene Parsing Network* (PSPNet). arXiv 1612.01105.
+# - K. He et al. *Deep Residual Learning for Image Recognition*. arXiv 1512.03385.
