@@ -117,6 +117,7 @@ def test_se_resnet_parameter_overhead(depth, blocks):
         assert count_parameters(plain) == 25_557_032 and extra == 2_530_992  # about +10 %, as Hu et al. report
 
 
+@pytest.mark.slow
 def test_se_resnet_forward_non_square_and_other_depths():
     torch.manual_seed(0)
     net = se.se_resnet18(num_classes=7)
@@ -184,6 +185,7 @@ def test_add_se_decoder_hooks_the_head_and_trains():
     torch.testing.assert_close(fresh(x), model(x))
 
 
+@pytest.mark.slow
 def test_add_se_decoder_on_torchvision_deeplab_and_refinenet():
     from torchvision.models.segmentation import deeplabv3_resnet50
 
@@ -266,6 +268,7 @@ def test_checks_pass_on_reference_and_fail_on_wrong(capsys):
     assert "not done yet" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_selfcheck_core_cpu():
     line = se.selfcheck_core(torch.device("cpu"))
     assert "finite" in line or "hữu hạn" in line
