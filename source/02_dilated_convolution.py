@@ -204,20 +204,20 @@ for rate in (1, 2, 6, 12):
     print(f"rate {rate:2d}: output {tuple(reference.shape)}, zeros == conv2d: {same[0]}, unfold == conv2d: {same[1]}")
 
 # %% [markdown] lang="vi"
-# Trên một ảnh thật: cùng **9 trọng số** của một bộ lọc Laplace $3\times 3$, áp dụng với $r = 1$ thì chỉ phản ứng với các chi tiết nhỏ (cạnh mảnh, vân cỏ), còn với $r = 6$ thì phản ứng với các cấu trúc lớn hơn nhiều: hệ số giãn chọn **tỉ lệ** mà bộ lọc nhìn thấy.
+# Trên một ảnh thật: cùng **9 trọng số** của một bộ lọc Laplace $3\times 3$, áp dụng với $r = 1$ thì chỉ phản ứng với các chi tiết nhỏ (cạnh mảnh, vân cỏ), còn với $r = 6$ thì phản ứng với các cấu trúc lớn hơn nhiều: hệ số giãn chọn **tỉ lệ** mà bộ lọc nhìn thấy. Khung sáng quanh ảnh ở $r = 6$ đến từ các điểm lấy mẫu rơi vào phần đệm 0 bên ngoài ảnh; mục 5 sẽ đếm chính hiện tượng này.
 
 # %% [markdown] lang="en"
-# On a real photo: the same **9 weights** of a $3\times 3$ Laplacian filter respond only to fine detail (thin edges, grass texture) at $r = 1$, and to much larger structures at $r = 6$: the rate chooses the **scale** the filter sees.
+# On a real photo: the same **9 weights** of a $3\times 3$ Laplacian filter respond only to fine detail (thin edges, grass texture) at $r = 1$, and to much larger structures at $r = 6$: the rate chooses the **scale** the filter sees. The bright frame around the image at $r = 6$ comes from taps that fall into the zero padding outside the image; section 5 counts exactly this effect.
 
 # %%
 photo = torch.from_numpy(skdata.camera()[::4, ::4].astype(np.float32) / 255.0)[None, None]
 laplace = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])[None, None]
-fig, axes = plt.subplots(1, 3, figsize=(7, 2.5))
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.5), dpi=72)
 axes[0].imshow(photo[0, 0], cmap="gray")
 axes[0].set_title(src.tr("ảnh", "image"), fontsize=9)
 for ax, rate in zip(axes[1:], (1, 6)):
     response = dil.atrous_conv2d(photo, laplace, rate=rate, padding="same")[0, 0].abs()
-    ax.imshow(response, cmap="magma", vmax=float(response.quantile(0.99)))
+    ax.imshow(response, cmap="magma", vmax=float(response.quantile(0.99)), interpolation="nearest")
     ax.set_title(f"|Laplace|, r = {rate}", fontsize=9)
 for ax in axes:
     ax.set_axis_off()
@@ -361,7 +361,7 @@ fig.tight_layout()
 #
 # Output stride (OS) là tỉ số giữa kích thước ảnh đầu vào và kích thước bản đồ đặc trưng cuối cùng. ResNet gốc có OS = 32: ảnh $512\times512$ chỉ còn bản đồ $16\times16$, quá thô để vẽ biên trong phân vùng ngữ nghĩa (*semantic segmentation*). DeepLab giữ độ phân giải bằng cách **bỏ bước trượt** của các tầng cuối và bù lại bằng hệ số giãn, để mỗi lớp vẫn nhìn thấy cùng một vùng của ảnh như trước (và dùng được trọng số đã huấn luyện trước). Trong torchvision, `replace_stride_with_dilation=[False, False, True]` làm điều này cho `layer4` (OS = 16) và `[False, True, True]` cho cả `layer3`, `layer4` (OS = 8).
 #
-# Cái giá: các tầng sau có bản đồ lớn gấp 4 (OS 16) hoặc 16 lần (`layer4` ở OS 8) về số điểm ảnh, trong khi số kênh vẫn lớn (1024, 2048). Ô dưới dựng ResNet-50 (`weights=None`, không tải gì) ở OS 32 / 16 / 8 và đo trên **một** ảnh $512 \times 512$: kích thước bản đồ đặc trưng, FLOPs (một phép nhân-cộng tính là 2), bộ nhớ kích hoạt đỉnh (không tính tham số và đầu vào) và độ trễ trên CPU của một lần chạy suy luận (*inference*) (chỉ đo một lần cho nhanh; `benchmarks/bench_output_stride.py` đo nhiều lần hơn). Ô này chạy mất một lúc.
+# Cái giá: các tầng sau có bản đồ lớn gấp 4 (OS 16) hoặc 16 lần (`layer4` ở OS 8) về số điểm ảnh, trong khi số kênh vẫn lớn (1024, 2048). Ô dưới dựng ResNet-50 (`weights=None`, không tải gì) ở OS 32 / 16 / 8 và đo trên **một** ảnh $512 \times 512$: kích thước bản đồ đặc trưng, FLOPs (một phép nhân-cộng tính là 2), bộ nhớ kích hoạt đỉnh (không tính tham số và đầu vào) và độ trễ trên CPU của một lần chạy suy luận (*inference*) (sau một lần chạy khởi động, chỉ đo một lần cho nhanh; `benchmarks/bench_output_stride.py` đo nhiều lần hơn). Ô này chạy mất một lúc.
 
 # %% [markdown] lang="en"
 # Reading the plot: the "9 valid weights" curve falls to 0, the "1 valid weight" curve shoots up at large rates and reaches 1 once $r \ge 65$ (the three taps along an axis are never inside the map together). At very large rates an ASPP $3\times3$ branch is just a $1\times1$ layer and **no longer captures long-range context**. That is why DeepLabv3 adds an image-level feature branch to ASPP: global average pooling of the feature map, a $1\times1$ layer, then upsampling back, so that every position gets the context of the whole image (lesson 03).
@@ -370,10 +370,10 @@ fig.tight_layout()
 #
 # The output stride (OS) is the ratio of the input size to the size of the last feature map. A plain ResNet has OS = 32: a $512\times512$ image becomes a $16\times16$ map, too coarse to draw boundaries in semantic segmentation. DeepLab keeps the resolution by **removing the strides** of the last stages and compensating with dilation, so that each layer still sees the same region of the image as before (and pretrained weights still apply). In torchvision, `replace_stride_with_dilation=[False, False, True]` does it for `layer4` (OS = 16) and `[False, True, True]` for both `layer3` and `layer4` (OS = 8).
 #
-# The price: the later stages work on maps with 4 times (OS 16) or 16 times (`layer4` at OS 8) more pixels, while their channel counts stay large (1024, 2048). The cell below builds a ResNet-50 (`weights=None`, nothing downloaded) at OS 32 / 16 / 8 and measures on **one** $512 \times 512$ image: feature-map size, FLOPs (a multiply-add counts as 2), peak activation memory (parameters and input excluded) and CPU latency of one inference pass (measured once to stay fast; `benchmarks/bench_output_stride.py` repeats more). This cell takes a while.
+# The price: the later stages work on maps with 4 times (OS 16) or 16 times (`layer4` at OS 8) more pixels, while their channel counts stay large (1024, 2048). The cell below builds a ResNet-50 (`weights=None`, nothing downloaded) at OS 32 / 16 / 8 and measures on **one** $512 \times 512$ image: feature-map size, FLOPs (a multiply-add counts as 2), peak activation memory (parameters and input excluded) and CPU latency of one inference pass (after one warm-up pass, measured once to stay fast; `benchmarks/bench_output_stride.py` repeats more). This cell takes a while.
 
 # %%
-costs = pd.DataFrame(dil.output_stride_costs(output_strides=(32, 16, 8), input_size=512, depth=50, repeats=1))
+costs = pd.DataFrame(dil.output_stride_costs(output_strides=(32, 16, 8), input_size=512, depth=50, repeats=1, warmup=1))
 costs["feature_map"] = [f"{c}×{s}×{s}" for c, s in zip(costs.channels, costs.feature_size)]
 costs["GFLOPs"] = costs.flops / 1e9
 costs["memory_MiB"] = costs.peak_memory / 2**20
@@ -479,7 +479,7 @@ print(pd.DataFrame(rows).to_string(index=False))
 # The table above shows three things. (1) Multi-grid enlarges `layer4`'s receptive field at unchanged FLOPs: only where the taps sit changes, not how many multiplications there are. (2) When `layer4`'s rates share a factor (e.g. $(2, 4, 8)$), `layer4` on its own grids (column "coverage layer4"), exactly as the HDC rule predicts; this is also true of torchvision's default configuration at OS 8. (3) But in the real network, $3\times3$ layers with small rates run at the same resolution before `layer4` (at OS 16: the five rate-1 layers of `layer3`; at OS 8: the layers of `layer2` and the first block of `layer3`). The last column computes the coverage of **all** $3\times3$ layers after the last strided layer (`dil.rates_after_last_stride`): those small-rate layers fill the holes. Multi-grid is therefore safe inside a ResNet; stacks made only of large rates (like the context module of Yu & Koltun) need their rates chosen with more care.
 
 # %% [markdown] lang="vi"
-# ## Điều cần nhớ
+# ## Ghi nhớ
 #
 # - Tích chập giãn với hệ số $r$ đặt $r-1$ số 0 giữa các trọng số: nhân hiệu dụng $r(k-1)+1$, cùng số tham số và cùng số phép nhân. Kích thước đầu ra: $\lfloor (n + 2p - r(k-1) - 1)/s \rfloor + 1$; phần đệm "same" là $r(k-1)/2$.
 # - Có thể cài đặt bằng nhân chèn số 0 (dễ hiểu, tốn phép nhân với 0) hoặc bằng cách gom điểm lấy mẫu với `unfold` (đúng $k^2$ phép nhân mỗi điểm); cả hai trùng khớp với `conv2d(dilation=r)`.
