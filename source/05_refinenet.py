@@ -1,0 +1,512 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] lang="vi"
+# # Bài 05 — RefineNet: khối tích chập phần dư, hợp nhất đa độ phân giải, gộp phần dư chuỗi và cái giá bộ nhớ của ResNet giãn
+#
+# **Mục tiêu của bài**
+#
+# 1. Hiểu vấn đề mà RefineNet (Lin và cộng sự, arXiv 1611.06612) giải quyết: ResNet có bước trượt (*stride*) làm mất độ phân giải, còn ResNet giãn (lớp cuối dùng tích chập giãn thay cho bước trượt) giữ được độ phân giải nhưng tốn nhiều phép tính và bộ nhớ.
+# 2. Tự xây ba khối của RefineNet và xem kích thước (*shape*) của từng khối: khối tích chập phần dư (RCU, *residual conv unit*), hợp nhất đa độ phân giải (*multi-resolution fusion*), gộp phần dư chuỗi (CRP, *chained residual pooling*).
+# 3. Ghép chúng thành dòng thác 4 tầng (*4-cascade*) đi từ đặc trưng thô nhất đến đặc trưng mịn nhất, và vẽ nó ra.
+# 4. **Đo** (không trích dẫn) bộ nhớ kích hoạt đỉnh và FLOPs của RefineNet trên ResNet-101 so với DeepLabV3 trên ResNet-101 giãn, ở ảnh $512 \times 512$.
+# 5. Huấn luyện RefineNet rút gọn (*Light-Weight RefineNet*, arXiv 1810.03272) trên CPU và so sánh mIoU, điểm F trên biên với DeepLabV3 của bài 03.
+
+# %% [markdown] lang="en"
+# # Lesson 05 — RefineNet: residual conv units, multi-resolution fusion, chained residual pooling and the memory price of dilated ResNets
+#
+# **Goals**
+#
+# 1. Understand the problem RefineNet (Lin et al., arXiv 1611.06612) solves: a strided ResNet loses resolution, while a dilated ResNet (its last stages use dilated convolution instead of stride) keeps the resolution but costs a lot of computation and memory.
+# 2. Build the three RefineNet blocks yourself and look at each block's shapes: the residual conv unit (RCU), multi-resolution fusion and chained residual pooling (CRP).
+# 3. Assemble them into the 4-cascade that climbs from the coarsest features to the finest, and draw it.
+# 4. **Measure** (not quote) the peak activation memory and FLOPs of RefineNet on a ResNet-101 against DeepLabV3 on a dilated ResNet-101, at $512 \times 512$.
+# 5. Train Light-Weight RefineNet (arXiv 1810.03272) on a CPU and compare its mIoU and boundary F-score with lesson 03's DeepLabV3.
+
+# %%
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from src import checks, data, models, profiling, train, viz
+from src import refinenet as rn
+from src.backbones import build_backbone
+from src.deeplab import DeepLabV3
+
+src.seed_everything(0)
+torch.set_num_threads(2)
+
+# %% [markdown] lang="vi"
+# ## 1. Vấn đề: độ phân giải hay chi phí?
+#
+# Một mạng xương sống (*backbone*) ResNet chia nhỏ ảnh qua bốn tầng `layer1` ... `layer4`, với tỉ lệ giảm kích thước đầu ra (*output stride*, OS) lần lượt là 4, 8, 16, 32. Ở `layer4` một ảnh $512 \times 512$ chỉ còn $16 \times 16$ ô: đủ để biết "trong ảnh có con mèo", nhưng quá thô để vẽ đường viền của nó.
+#
+# Bài 02 và 03 chữa điều này bằng tích chập giãn (*dilated convolution*): bỏ bước trượt của `layer3`, `layer4` và giãn các nhân tích chập, để bản đồ đặc trưng (*feature map*) cuối có OS 8. Cái giá nằm ngay trong công thức chi phí của một lớp tích chập $k \times k$:
+#
+# $$\text{MAC} = H_{\text{out}}\, W_{\text{out}}\, k^2\, C_{\text{in}}\, C_{\text{out}}.$$
+#
+# Trọng số không đổi, nhưng $H_{\text{out}} W_{\text{out}}$ của `layer4` tăng $4^2 = 16$ lần khi đi từ OS 32 xuống OS 8, và `layer3` tăng 4 lần. Với ResNet-101, `layer3` có 23 khối và `layer4` có 2048 kênh: đó chính là phần nặng nhất của mạng. Bộ nhớ kích hoạt (các tensor phải giữ lại cho lan truyền ngược) cũng tăng theo đúng tỉ lệ số điểm ảnh.
+#
+# RefineNet chọn con đường khác: giữ ResNet **có bước trượt** (OS 32, rẻ), rồi đi ngược lên bằng một bộ giải mã (*decoder*) nhiều nhánh: đặc trưng ngữ nghĩa thô ở tầng sâu được *tinh chỉnh* bằng đặc trưng chi tiết ở tầng nông hơn, từng tầng một. Bảng dưới in kích thước các tầng của mạng xương sống nhỏ của khoá học với ảnh $64\times 64$, ở OS 32 và OS 8.
+
+# %% [markdown] lang="en"
+# ## 1. The problem: resolution or cost?
+#
+# A ResNet backbone shrinks the image through four stages `layer1` ... `layer4`, with output stride (OS) 4, 8, 16 and 32. At `layer4` a $512 \times 512$ image is down to $16 \times 16$ cells: enough to know "there is a cat", too coarse to draw its outline.
+#
+# Lessons 02 and 03 fixed this with dilated convolution: drop the strides of `layer3` and `layer4` and dilate their kernels, so that the last feature map has OS 8. The price is right there in the cost of a $k \times k$ convolution:
+#
+# $$\text{MAC} = H_{\text{out}}\, W_{\text{out}}\, k^2\, C_{\text{in}}\, C_{\text{out}}.$$
+#
+# The weights are unchanged, but $H_{\text{out}} W_{\text{out}}$ of `layer4` grows $4^2 = 16$ times from OS 32 to OS 8, and that of `layer3` 4 times. In a ResNet-101, `layer3` has 23 blocks and `layer4` 2048 channels: the heaviest part of the network. Activation memory (the tensors kept for the backward pass) grows with the pixel count too.
+#
+# RefineNet takes another road: keep the **strided** ResNet (OS 32, cheap), then climb back up with a multi-path decoder: the coarse semantic features of the deep stages are *refined* with the detailed features of the shallower ones, one stage at a time. The table below prints the stage shapes of the course's tiny backbone on a $64\times 64$ image, at OS 32 and OS 8.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x64 = torch.randn(1, 3, 64, 64)
+rows = []
+for os_ in (32, 8):
+    backbone = build_backbone("tiny", output_stride=os_).eval()
+    with torch.no_grad():
+        stages = backbone(x64)
+    rows.append({"OS": os_, **{name: "×".join(map(str, t.shape[1:])) for name, t in stages.items()}})
+print(pd.DataFrame(rows).set_index("OS").to_string())
+
+# %% [markdown] lang="vi"
+# ## 2. Khối tích chập phần dư (RCU)
+#
+# RCU là một khối ResNet rút gọn, **không có batch norm** (bài báo tinh chỉnh toàn mạng với batch nhỏ, nên bỏ BN ở phần giải mã):
+#
+# $$\text{RCU}(x) = x + \text{conv}_2\big(\mathrm{ReLU}(\text{conv}_1(\mathrm{ReLU}(x)))\big), \qquad \text{conv}_i: 3\times 3.$$
+#
+# Nhờ kết nối phần dư (*residual connection*), gradient đi thẳng qua phép cộng, và khối chỉ cần học phần "sửa" thêm vào đặc trưng của mạng xương sống. Trong RefineNet, mỗi đầu vào đi qua hai RCU trước khi được hợp nhất (hai RCU này "thích nghi" đặc trưng đã huấn luyện trước cho bài toán phân vùng), và đầu ra của mỗi khối RefineNet đi qua thêm một RCU. Kích thước không đổi:
+
+# %% [markdown] lang="en"
+# ## 2. The residual conv unit (RCU)
+#
+# An RCU is a trimmed ResNet block, **without batch norm** (the paper fine-tunes the whole network with small batches, so the decoder has no BN):
+#
+# $$\text{RCU}(x) = x + \text{conv}_2\big(\mathrm{ReLU}(\text{conv}_1(\mathrm{ReLU}(x)))\big), \qquad \text{conv}_i: 3\times 3.$$
+#
+# Thanks to the residual connection, gradients flow straight through the addition and the block only has to learn a "correction" added to the backbone's features. In RefineNet every input goes through two RCUs before fusion (they adapt the pretrained features to segmentation), and the output of each RefineNet block goes through one more RCU. The shape is unchanged:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+rcu = rn.ResidualConvUnit(32)
+x = torch.randn(1, 32, 16, 16)
+print("RCU:", tuple(x.shape), "->", tuple(rcu(x).shape), "| params:", models.count_parameters(rcu))
+
+# %% [markdown] lang="vi"
+# ## 3. Hợp nhất đa độ phân giải
+#
+# Một khối RefineNet nhận nhiều đường vào (*path*) với độ phân giải khác nhau, ví dụ đầu ra thô của khối trước ở $\tfrac{1}{32}$ và đặc trưng của `layer3` ở $\tfrac{1}{16}$. Hợp nhất đa độ phân giải (*multi-resolution fusion*) làm ba việc:
+#
+# 1. một tích chập $3\times 3$ riêng cho mỗi đường vào, đưa số kênh về **số kênh nhỏ nhất** trong các đầu vào (và cân lại biên độ giữa các đường);
+# 2. phóng to (*upsampling*) bằng nội suy song tuyến (*bilinear interpolation*) mọi kết quả lên **độ phân giải lớn nhất**;
+# 3. cộng tất cả lại:
+#
+# $$\text{MRF}(x_1,\dots,x_n) = \sum_{i=1}^{n} \mathrm{up}_{H\times W}\big(\text{conv}_i(x_i)\big), \quad (H, W) = \text{kích thước của đầu vào lớn nhất}.$$
+#
+# Một chi tiết quan trọng: phải phóng to tới **đúng** kích thước $(H, W)$, không phải "nhân 2". Với ảnh có cạnh lẻ, ví dụ 97 điểm ảnh, các tầng có cạnh 25, 13, 7, 4 (làm tròn lên): nhân đôi 13 được 26, không khớp với 25. Khi chỉ có một đường vào (RefineNet-4), khối này để nguyên đầu vào.
+#
+# ### Bài tập 05-1 — hợp nhất đa độ phân giải
+#
+# Viết `multi_resolution_fusion(features, convs)`: `features` là một list các tensor $N \times C_i \times H_i \times W_i$, `convs[i]` là tích chập dành cho `features[i]` (đã đưa về cùng số kênh). Trả về tổng đã phóng to tới kích thước của bản đồ có nhiều điểm ảnh nhất. Dùng `F.interpolate(..., size=..., mode="bilinear", align_corners=False)`.
+
+# %% [markdown] lang="en"
+# ## 3. Multi-resolution fusion
+#
+# A RefineNet block takes several input paths at different resolutions, for example the coarse output of the previous block at $\tfrac{1}{32}$ and the `layer3` features at $\tfrac{1}{16}$. Multi-resolution fusion does three things:
+#
+# 1. one $3\times 3$ convolution per input path, bringing it to the **smallest channel count** among the inputs (and rescaling the paths against each other);
+# 2. bilinear upsampling of every result to the **largest resolution**;
+# 3. a sum:
+#
+# $$\text{MRF}(x_1,\dots,x_n) = \sum_{i=1}^{n} \mathrm{up}_{H\times W}\big(\text{conv}_i(x_i)\big), \quad (H, W) = \text{the size of the largest input}.$$
+#
+# One detail matters: upsample to **exactly** $(H, W)$, not "times 2". With an odd side, say 97 pixels, the stages have sides 25, 13, 7, 4 (rounded up): doubling 13 gives 26, not 25. With a single input path (RefineNet-4) the block passes its input through.
+#
+# ### Exercise 05-1 — multi-resolution fusion
+#
+# Write `multi_resolution_fusion(features, convs)`: `features` is a list of $N \times C_i \times H_i \times W_i$ tensors, `convs[i]` the convolution for `features[i]` (already bringing them to one channel count). Return the sum upsampled to the size of the map with the most pixels. Use `F.interpolate(..., size=..., mode="bilinear", align_corners=False)`.
+
+
+# %%
+def multi_resolution_fusion(features, convs):
+    ### BEGIN SOLUTION
+    size = max((f.shape[-2:] for f in features), key=lambda s: s[0] * s[1])
+    out = 0
+    for f, conv in zip(features, convs):
+        out = out + F.interpolate(conv(f), size=size, mode="bilinear", align_corners=False)
+    return out
+    ### END SOLUTION
+
+
+# %%
+result = checks.check_multi_resolution_fusion(multi_resolution_fusion)
+
+# %% [markdown] lang="vi"
+# Khối `rn.MultiResolutionFusion` của `src` bọc đúng phép tính này. Với hai đường vào 64 kênh ở $2\times 2$ và 32 kênh ở $4 \times 4$:
+
+# %% [markdown] lang="en"
+# `src`'s `rn.MultiResolutionFusion` module wraps exactly this computation. With two paths, 64 channels at $2\times 2$ and 32 channels at $4 \times 4$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+fusion = rn.MultiResolutionFusion([64, 32])
+coarse, fine = torch.randn(1, 64, 2, 2), torch.randn(1, 32, 4, 4)
+print("fusion:", tuple(coarse.shape), "+", tuple(fine.shape), "->", tuple(fusion(coarse, fine).shape))
+odd = torch.randn(1, 3, 97, 97)
+print("97x97 image, stage sides:", [t.shape[-1] for t in build_backbone("tiny").eval()(odd).values()])
+
+# %% [markdown] lang="vi"
+# ## 4. Gộp phần dư chuỗi (CRP)
+#
+# Sau khi hợp nhất, RefineNet cần **ngữ cảnh** của một vùng lớn (cỏ thường nằm cạnh đất, bầu trời ở phía trên...). CRP thu ngữ cảnh bằng một chuỗi các khối "gộp cực đại $5\times 5$ bước trượt 1 + tích chập", mỗi khối lấy đầu ra của khối **trước** làm đầu vào, và mọi đầu ra được cộng dồn:
+#
+# $$p_0 = \mathrm{ReLU}(x), \qquad p_j = \text{conv}_j\big(\mathrm{maxpool}_{5\times5}(p_{j-1})\big), \qquad \text{CRP}(x) = \sum_{j=0}^{B} p_j.$$
+#
+# Vì phép gộp có bước trượt 1 (và phần đệm 2), kích thước không đổi; nhưng mỗi khối mở rộng trường tiếp nhận thêm $4 + 2 = 6$ điểm ảnh (gộp $5\times5$ rồi tích chập $3\times 3$), nên sau $B = 4$ khối mỗi điểm đầu ra "nhìn thấy" một ô $25 \times 25$ của bản đồ đặc trưng, tức $25 \times 32 = 800$ điểm ảnh ở tầng OS 32. Các tích chập (học được) quyết định khối nào đóng góp bao nhiêu: đây là một dạng gộp kim tự tháp không gian (*spatial pyramid pooling*) nối tiếp thay vì song song như ASPP.
+#
+# ### Bài tập 05-2 — CRP
+#
+# Viết `chained_residual_pooling(x, convs)` theo công thức trên: `convs` là danh sách $B$ tích chập; phép gộp là `F.max_pool2d(p, 5, stride=1, padding=2)`.
+
+# %% [markdown] lang="en"
+# ## 4. Chained residual pooling (CRP)
+#
+# After fusion, RefineNet wants the **context** of a large region (grass tends to lie next to soil, sky at the top...). CRP gathers it with a chain of "$5\times 5$ stride-1 max-pool + convolution" blocks, each taking the **previous** block's output as its input, all outputs added to a running sum:
+#
+# $$p_0 = \mathrm{ReLU}(x), \qquad p_j = \text{conv}_j\big(\mathrm{maxpool}_{5\times5}(p_{j-1})\big), \qquad \text{CRP}(x) = \sum_{j=0}^{B} p_j.$$
+#
+# Since the pooling has stride 1 (and padding 2), the size is unchanged; but every block widens the receptive field by $4 + 2 = 6$ pixels ($5\times5$ pool, then $3\times 3$ conv), so after $B = 4$ blocks each output "sees" a $25 \times 25$ window of the feature map, i.e. $25 \times 32 = 800$ pixels at the OS-32 stage. The (learned) convolutions decide how much each block contributes: it is a form of spatial pyramid pooling, in series rather than in parallel as in ASPP.
+#
+# ### Exercise 05-2 — CRP
+#
+# Write `chained_residual_pooling(x, convs)` following the formula: `convs` is a list of $B$ convolutions; the pooling is `F.max_pool2d(p, 5, stride=1, padding=2)`.
+
+
+# %%
+def chained_residual_pooling(x, convs):
+    ### BEGIN SOLUTION
+    x = F.relu(x)
+    path = x
+    for conv in convs:
+        path = conv(F.max_pool2d(path, 5, stride=1, padding=2))
+        x = x + path
+    return x
+    ### END SOLUTION
+
+
+# %%
+result = checks.check_chained_residual_pooling(chained_residual_pooling)
+
+# %% [markdown] lang="vi"
+# Để **thấy** trường tiếp nhận lớn dần, ta đặt mọi trọng số của các tích chập bằng $1/9$ (tích chập trung bình) và đưa vào một điểm ảnh sáng duy nhất: đầu ra của mỗi bước chuỗi lan rộng thêm 3 điểm ảnh về mỗi phía.
+
+# %% [markdown] lang="en"
+# To **see** the receptive field grow, set every convolution weight to $1/9$ (an averaging convolution) and feed a single bright pixel: each step of the chain spreads 3 more pixels on each side.
+
+# %%
+crp = rn.ChainedResidualPooling(1, blocks=4)
+for conv in crp.convs:
+    nn.init.constant_(conv.weight, 1 / 9)
+impulse = torch.zeros(1, 1, 31, 31)
+impulse[0, 0, 15, 15] = 1.0
+fig, axes = plt.subplots(1, 5, figsize=(9, 2.1))
+with torch.no_grad():
+    for b, ax in enumerate(axes):
+        response = rn.chained_residual_pooling(impulse, crp.convs[:b])[0, 0]
+        ax.imshow(response > 0, cmap="Greys", vmin=0, vmax=1)
+        ax.set_title(
+            src.tr(f"{b} khối: {int((response[15] > 0).sum())} px", f"{b} blocks: {int((response[15] > 0).sum())} px"),
+            fontsize=8,
+        )
+        ax.set_axis_off()
+fig.tight_layout()
+
+# %% [markdown] lang="vi"
+# ## 5. Khối RefineNet và dòng thác 4 tầng
+#
+# Một khối RefineNet-$m$ ghép ba phần trên: hai RCU cho mỗi đường vào $\to$ hợp nhất đa độ phân giải $\to$ CRP $\to$ một RCU đầu ra. Toàn mạng là một dòng thác (*cascade*):
+#
+# - mỗi tầng `layer`$m$ của ResNet trước hết qua một tích chập $3\times3$ giảm số kênh (256; riêng `layer4` là 512, như trong bài báo);
+# - RefineNet-4 chỉ nhận `layer4` (1/32); RefineNet-3 hợp nhất đầu ra của RefineNet-4 với `layer3` (1/16); rồi RefineNet-2 (1/8), RefineNet-1 (1/4);
+# - đầu ra của RefineNet-1 qua hai RCU và một tích chập $1\times1$ cho ra điểm số của từng lớp ở độ phân giải 1/4, rồi được phóng to song tuyến về kích thước ảnh.
+#
+# **Light-Weight RefineNet** (Nekrasov và cộng sự, arXiv 1810.03272) nhận xét rằng phần lớn chi phí nằm ở các tích chập $3\times3$ của RCU, hợp nhất và CRP trên 256-512 kênh. Họ bỏ hết RCU và thay các tích chập $3\times 3$ đó bằng $1\times 1$: ngữ cảnh vẫn do phép gộp $5\times5$ của CRP mang lại. Đó là `light=True` trong `src`. Dưới đây là RefineNet rút gọn trên mạng xương sống nhỏ, kích thước mọi bản đồ trong dòng thác với ảnh $64 \times 64$:
+
+# %% [markdown] lang="en"
+# ## 5. The RefineNet block and the 4-cascade
+#
+# A RefineNet-$m$ block chains the parts above: two RCUs per input path $\to$ multi-resolution fusion $\to$ CRP $\to$ one output RCU. The whole network is a cascade:
+#
+# - each ResNet stage `layer`$m$ first goes through a $3\times3$ convolution that reduces its channels (256; 512 for `layer4`, as in the paper);
+# - RefineNet-4 takes `layer4` alone (1/32); RefineNet-3 fuses RefineNet-4's output with `layer3` (1/16); then RefineNet-2 (1/8) and RefineNet-1 (1/4);
+# - RefineNet-1's output goes through two RCUs and a $1\times1$ convolution that scores each class at 1/4 resolution, then is upsampled bilinearly to the image size.
+#
+# **Light-Weight RefineNet** (Nekrasov et al., arXiv 1810.03272) observed that most of the cost lies in the $3\times3$ convolutions of the RCUs, the fusion and the CRP on 256-512 channels. It drops every RCU and turns those $3\times 3$ convolutions into $1\times 1$: context still comes from CRP's $5\times5$ pooling. That is `light=True` in `src`. Below, the light-weight RefineNet on the tiny backbone, and the shape of every map in the cascade for a $64 \times 64$ image:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+src.seed_everything(0)
+lw = rn.RefineNet("tiny", num_classes=5, light=True, features=32).eval()
+with torch.no_grad():
+    maps = lw.cascade(torch.randn(1, 3, 64, 64))
+shapes = {name: tuple(t.shape) for name, t in maps.items()}
+for name, shape in shapes.items():
+    print(f"{name:8s} {shape}")
+print("output  ", tuple(lw(torch.randn(1, 3, 64, 64)).shape))
+
+# %%
+fig = rn.draw_cascade(shapes)
+
+# %% [markdown] lang="vi"
+# Hai biến thể khác nhau thế nào về số tham số? (cùng mạng xương sống nhỏ, cùng số kênh 32)
+
+# %% [markdown] lang="en"
+# How do the two variants differ in parameters? (same tiny backbone, same 32 channels)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for light in (False, True):
+    model = rn.RefineNet("tiny", num_classes=5, light=light, features=32)
+    decoder = models.count_parameters(model) - models.count_parameters(model.backbone)
+    print(f"light={light!s:5s} total {models.count_parameters(model):7d} | decoder {decoder:7d}")
+
+# %% [markdown] lang="vi"
+# ## 6. Đo cái giá: RefineNet trên ResNet-101 so với DeepLabV3 trên ResNet-101 giãn
+#
+# Bài báo RefineNet lập luận rằng ResNet giãn ở OS 8 "tốn rất nhiều" bộ nhớ và phép tính. Ta **đo** điều đó ở kích thước thật: batch 1, ảnh $512\times512$, 21 lớp (PASCAL VOC), trọng số ngẫu nhiên (`weights=None`, không tải gì về). Với mỗi mô hình:
+#
+# - **FLOPs** đếm bằng `src.profiling.count_flops` (một phép nhân-cộng tính là 2 FLOP), lan truyền xuôi và xuôi + ngược;
+# - **bộ nhớ kích hoạt đỉnh** đo bằng `src.profiling.peak_memory`: tổng lớn nhất của các tensor được tạo ra trong lúc chạy và còn sống, không tính tham số và ảnh đầu vào. Lan truyền xuôi đo ở chế độ suy luận (`eval`, `no_grad`: tensor trung gian được giải phóng ngay); xuôi + ngược đo ở chế độ huấn luyện, khi mọi tensor cần cho gradient phải được giữ lại, và gradient của tham số cũng chiếm chỗ;
+# - **độ trễ** một lần lan truyền xuôi trên CPU.
+#
+# Ở $512\times 512$ trên một CPU 2 nhân, phép đo mất hàng chục phút, nên nó nằm trong `benchmarks/bench_refinenet_memory.py`; script ghi kết quả vào `benchmarks/results/refinenet_memory.json` và ô dưới đây chỉ **đọc** tệp đó (số liệu do script đo, không phải do notebook này). Ngay sau đó notebook tự đo lại cùng phép so sánh ở kích thước nhỏ.
+
+# %% [markdown] lang="en"
+# ## 6. Measuring the price: RefineNet on a ResNet-101 against DeepLabV3 on a dilated ResNet-101
+#
+# The RefineNet paper argues that a dilated ResNet at OS 8 "costs a lot" of memory and computation. We **measure** it at the real size: batch 1, a $512\times512$ image, 21 classes (PASCAL VOC), random weights (`weights=None`, nothing downloaded). For each model:
+#
+# - **FLOPs** counted by `src.profiling.count_flops` (a multiply-add counts as 2 FLOPs), forward and forward + backward;
+# - **peak activation memory** measured by `src.profiling.peak_memory`: the largest total of the tensors created during the call that are still alive, parameters and input excluded. The forward pass is measured in inference mode (`eval`, `no_grad`: intermediate tensors are freed at once); forward + backward in training mode, where every tensor needed for the gradients is kept, and the parameters' gradients take room too;
+# - **latency** of one forward pass on the CPU.
+#
+# At $512\times 512$ on a 2-core CPU this takes tens of minutes, so it lives in `benchmarks/bench_refinenet_memory.py`; the script writes `benchmarks/results/refinenet_memory.json` and the cell below only **reads** that file (the figures were measured by the script, not by this notebook). Right after it, the notebook measures the same comparison itself at a small size.
+
+# %%
+bench_file = Path("benchmarks/results/refinenet_memory.json")
+if not bench_file.exists():  # the notebook may run from lessons/xx or solutions/xx
+    bench_file = Path("../..") / bench_file
+bench = json.loads(bench_file.read_text())
+MiB, G = 2**20, 1e9
+table = pd.DataFrame(
+    {
+        name: {
+            "params (M)": row["params"] / 1e6,
+            "GFLOPs fwd": row["flops_forward"] / G,
+            "GFLOPs fwd+bwd": row["flops_forward_backward"] / G,
+            "peak MiB fwd": row.get("memory_forward", np.nan) / MiB,
+            "peak MiB fwd+bwd": row.get("memory_forward_backward", np.nan) / MiB,
+            "latency fwd (s)": row.get("latency_forward_s", np.nan),
+        }
+        for name, row in bench["models"].items()
+    }
+).T
+print(src.tr("Nguồn:", "Source:"), bench_file.name, "| input", bench["input"], "|", bench["machine"])
+print(table.round(1).to_string())
+
+# %% [markdown] lang="vi"
+# Tỉ số giữa DeepLabV3 (OS 8) và hai biến thể RefineNet, tính từ bảng trên:
+
+# %% [markdown] lang="en"
+# The ratios between DeepLabV3 (OS 8) and the two RefineNet variants, computed from the table above:
+
+# %%
+deeplab_row = table.loc["deeplabv3_resnet101_os8"]
+ratios = pd.DataFrame(
+    {
+        name: deeplab_row[["GFLOPs fwd", "GFLOPs fwd+bwd", "peak MiB fwd", "peak MiB fwd+bwd"]]
+        / table.loc[name, ["GFLOPs fwd", "GFLOPs fwd+bwd", "peak MiB fwd", "peak MiB fwd+bwd"]]
+        for name in ("refinenet_resnet101", "lw_refinenet_resnet101")
+    }
+).T
+ratios.index = [f"DeepLabV3-OS8 / {name}" for name in ratios.index]
+print(ratios.round(2).to_string())
+backbone_ratio = table.loc["resnet101_os8", "GFLOPs fwd"] / table.loc["resnet101_os32", "GFLOPs fwd"]
+print(
+    src.tr("ResNet-101 riêng: GFLOPs OS 8 / OS 32 =", "ResNet-101 alone: GFLOPs OS 8 / OS 32 ="),
+    round(backbone_ratio, 2),
+)
+
+# %%
+shown = ["refinenet_resnet101", "lw_refinenet_resnet101", "deeplabv3_resnet101_os8"]
+labels = ["RefineNet-101", "LW-RefineNet-101", "DeepLabV3-101 OS8"]
+fig, axes = plt.subplots(1, 2, figsize=(8.5, 2.8))
+for ax, cols, unit in (
+    (axes[0], ["GFLOPs fwd", "GFLOPs fwd+bwd"], "GFLOPs"),
+    (axes[1], ["peak MiB fwd", "peak MiB fwd+bwd"], "MiB"),
+):
+    pos = np.arange(len(shown))
+    for i, (col, hatch) in enumerate(zip(cols, ("", "//"))):
+        ax.bar(
+            pos + (i - 0.5) * 0.38,
+            table.loc[shown, col],
+            0.38,
+            hatch=hatch,
+            label=col.split(" ", 1)[1] if " " in col else col,
+        )
+    ax.set_xticks(pos, labels, fontsize=7)
+    ax.set_ylabel(unit)
+    ax.legend(fontsize=7)
+axes[0].set_title(src.tr("phép tính (512×512)", "compute (512×512)"), fontsize=9)
+axes[1].set_title(src.tr("bộ nhớ kích hoạt đỉnh (512×512)", "peak activation memory (512×512)"), fontsize=9)
+fig.tight_layout()
+
+# %% [markdown] lang="vi"
+# **Đọc kết quả.** Hãy đọc bảng và các tỉ số ở trên theo bốn điểm:
+#
+# 1. *Cái giá của việc giãn.* Dòng `resnet101_os8` so với `resnet101_os32`: riêng việc giãn mạng xương sống đã nhân số FLOPs lên nhiều lần (tỉ số in ở trên), gần như trọn trong `layer3` và `layer4`. Đây đúng là điều bài báo RefineNet nói tới.
+# 2. *Bộ nhớ khi huấn luyện* (cột `peak MiB fwd+bwd`): DeepLabV3-OS8 cần nhiều bộ nhớ kích hoạt hơn cả hai biến thể RefineNet, vì 23 khối của `layer3` và các khối của `layer4` phải giữ lại kích hoạt ở 1/8 thay vì 1/16 và 1/32. Đây là lập luận chính của bài báo, và phép đo xác nhận nó.
+# 3. *Phép tính của RefineNet đầy đủ không rẻ:* bộ giải mã chạy tích chập $3	imes 3$ trên 256 kênh ở độ phân giải 1/4 (RCU, hợp nhất, CRP ở mọi tầng), nên tổng FLOPs của nó không thấp hơn DeepLabV3 (xem tỉ số); số tham số cũng lớn hơn nhiều (các RCU 512 kênh). Light-Weight RefineNet, cùng mạng xương sống có bước trượt nhưng không RCU và chỉ dùng tích chập $1	imes1$, mới là biến thể rẻ hơn hẳn về cả phép tính lẫn bộ nhớ. Để đối chiếu: bài báo Light-Weight RefineNet (Nekrasov và cộng sự, 2018) báo cáo khoảng 263 và 52 tỉ phép nhân-cộng cho RefineNet-101 và LW-RefineNet-101 ở $512\times512$ (họ đếm một phép nhân-cộng là một FLOP, nên cần nhân 2 để so với bảng trên).
+# 4. *Suy luận khác huấn luyện:* ở chế độ `no_grad`, mỗi tensor trung gian được giải phóng ngay khi lớp sau dùng xong, nên đỉnh bộ nhớ chỉ là vài bản đồ lớn nhất cùng lúc còn sống; khi đó các bản đồ 256 kênh ở 1/4 của bộ giải mã RefineNet có thể nặng hơn các bản đồ 1/8 của DeepLabV3 (cột `peak MiB fwd`). Giới hạn thực tế khi huấn luyện là bộ nhớ xuôi + ngược, lớn hơn nhiều lần.
+#
+# Độ trễ trong bảng được đo trên một CPU 2 nhân đang bị nhiều tiến trình khác dùng chung, nên chỉ mang tính tham khảo; FLOPs và bộ nhớ thì không phụ thuộc vào tải của máy.
+
+# %% [markdown] lang="en"
+# **Reading the results.** Read the table and the ratios above in four points:
+#
+# 1. *The price of dilation.* The `resnet101_os8` row against `resnet101_os32`: dilating the backbone alone multiplies the FLOPs several times (the ratio printed above), almost entirely in `layer3` and `layer4`. This is exactly what the RefineNet paper points at.
+# 2. *Training memory* (column `peak MiB fwd+bwd`): DeepLabV3-OS8 needs more activation memory than both RefineNet variants, because the 23 blocks of `layer3` and the blocks of `layer4` keep their activations at 1/8 instead of 1/16 and 1/32. That is the paper's main argument, and the measurement confirms it.
+# 3. *Full RefineNet's compute is not cheap:* its decoder runs $3	imes 3$ convolutions on 256 channels at 1/4 resolution (RCUs, fusion, CRP at every stage), so its total FLOPs are not below DeepLabV3's (see the ratios); it also has many more parameters (the 512-channel RCUs). Light-Weight RefineNet, with the same strided backbone but no RCU and only $1	imes1$ convolutions, is the variant that is clearly cheaper in both compute and memory. For comparison, the Light-Weight RefineNet paper (Nekrasov et al., 2018) reports about 263 and 52 billion multiply-adds for RefineNet-101 and LW-RefineNet-101 at $512\times512$ (they count a multiply-add as one FLOP, so double them to compare with the table above).
+# 4. *Inference differs from training:* under `no_grad` each intermediate tensor is freed as soon as the next layer has used it, so the peak is just the few largest maps alive at once; then the 256-channel 1/4-resolution maps of RefineNet's decoder can weigh more than DeepLabV3's 1/8 maps (column `peak MiB fwd`). The practical limit in training is forward + backward memory, several times larger.
+#
+# The latencies in the table were measured on a 2-core CPU shared with many other processes, so take them as indicative only; FLOPs and memory do not depend on the machine's load.
+
+# %% [markdown] lang="vi"
+# **Đo lại ngay trong notebook, ở kích thước nhỏ.** Cùng phép so sánh với mạng xương sống nhỏ của khoá học, ảnh $128\times128$, 5 lớp: RefineNet đầy đủ và rút gọn (32 kênh) so với DeepLabV3 ở OS 8 (64 kênh, như bài 03 và 06).
+
+# %% [markdown] lang="en"
+# **Measured again in this notebook, at a small size.** The same comparison with the course's tiny backbone, a $128\times128$ image, 5 classes: full and light-weight RefineNet (32 channels) against DeepLabV3 at OS 8 (64 channels, as in lessons 03 and 06).
+
+# %%
+src.seed_everything(0)
+candidates = {
+    "RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=False, features=32),
+    "LW-RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=True, features=32),
+    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3("tiny", 5, output_stride=8, channels=64),
+}
+x128 = torch.randn(2, 3, 128, 128)
+small = {}
+for name, build in candidates.items():
+    model = build()
+    small[name] = {
+        "params (k)": models.count_parameters(model) / 1e3,
+        "MFLOPs fwd": profiling.count_flops(model.eval(), x128) / 1e6,
+        "peak KiB fwd": profiling.peak_memory(model.eval(), x128) / 1024,
+        "peak KiB fwd+bwd": profiling.peak_memory(model.train(), x128, backward=True) / 1024,
+    }
+small = pd.DataFrame(small).T
+print(small.round(1).to_string())
+
+# %% [markdown] lang="vi"
+# ## 7. Huấn luyện RefineNet rút gọn trên CPU và so với DeepLabV3
+#
+# Ta huấn luyện Light-Weight RefineNet (mạng xương sống nhỏ, OS 32) và DeepLabV3 của bài 03 (cùng mạng xương sống nhỏ nhưng giãn tới OS 8, ASPP 64 kênh) trên bộ ghép kết cấu 5 lớp (`mosaic`, 192 ảnh huấn luyện để vừa ngân sách thời gian của notebook), với **cùng** số epoch, tốc độ học, kích thước batch và hạt giống. Mọi số liệu được đo trên tập kiểm định ở chế độ `eval`. Điểm F trên biên (*boundary F-score*) đo độ khớp của đường biên dự đoán với đường biên thật (sai lệch tối đa 2 điểm ảnh): đây là chỗ một bộ giải mã dùng đặc trưng 1/4 có thể hơn một mô hình chỉ dự đoán ở 1/8.
+
+# %% [markdown] lang="en"
+# ## 7. Training the light-weight RefineNet on a CPU, against DeepLabV3
+#
+# We train Light-Weight RefineNet (tiny backbone, OS 32) and lesson 03's DeepLabV3 (the same tiny backbone dilated to OS 8, a 64-channel ASPP) on the 5-class texture mosaics (`mosaic`, 192 training images to fit the notebook's time budget), with the **same** epochs, learning rate, batch size and seed. Every metric is measured on the validation set in `eval` mode. The boundary F-score measures how well the predicted boundaries match the true ones (within 2 pixels): this is where a decoder that uses 1/4-resolution features may beat a model that predicts at 1/8.
+
+# %%
+EPOCHS = 6
+train_loader, val_loader = data.make_loaders("mosaic", size=64, batch_size=16, train_count=192)
+contenders = {
+    "LW-RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=True, features=32),
+    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3("tiny", 5, output_stride=8, channels=64),
+}
+trained, rows = {}, []
+for name, build in contenders.items():
+    src.seed_everything(0)
+    model = build()
+    history = train.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=3e-3, description=name)
+    trained[name] = model
+    rows.append(
+        {
+            "model": name,
+            "params": models.count_parameters(model),
+            "val mIoU": history.final["val_miou"],
+            "val boundary F": history.final["val_boundary_f1"],
+            "train s": history.seconds,
+        }
+    )
+results = pd.DataFrame(rows).set_index("model")
+print(results.round(3).to_string())
+
+# %% [markdown] lang="vi"
+# Dự đoán của hai mô hình trên vài ảnh kiểm định (cột cuối: điểm ảnh sai tô đỏ):
+
+# %% [markdown] lang="en"
+# The two models' predictions on a few validation images (last column: wrong pixels in red):
+
+# %%
+val_set = val_loader.dataset
+images = torch.stack([val_set[i][0] for i in range(3)])
+for name, model in trained.items():
+    preds = train.predict(model, images)
+    fig = viz.show_predictions(val_set.images[:3], val_set.masks[:3], preds, val_set.palette, val_set.class_names, n=3)
+    fig.set_size_inches(6.5, 5.2)
+    fig.suptitle(name, fontsize=10)
+
+# %% [markdown] lang="vi"
+# **Đọc bảng.** So sánh hai cột mIoU và điểm F trên biên trong bảng ở trên, cùng số tham số và thời gian huấn luyện. Trên bộ ghép kết cấu, mỗi vùng khá lớn và được nhận ra nhờ kết cấu, nên cả hai mô hình đều cần một trường tiếp nhận đủ lớn; khác biệt chính nằm ở **biên**: RefineNet dự đoán ở 1/4 với thông tin chi tiết từ `layer1`, còn DeepLabV3 dự đoán ở 1/8 rồi phóng to. Chỉ với một hạt giống và vài epoch, chênh lệch vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn cần lặp lại với nhiều hạt giống.
+
+# %% [markdown] lang="en"
+# **Reading the table.** Compare the mIoU and boundary F columns of the table above, along with the parameter counts and training times. On texture mosaics each region is fairly large and recognised by its texture, so both models need a large enough receptive field; the main difference lies at the **boundaries**: RefineNet predicts at 1/4 with detail from `layer1`, while DeepLabV3 predicts at 1/8 and upsamples. With one seed and a few epochs, a difference of a few points can be noise; a firm conclusion needs several seeds.
+
+# %% [markdown] lang="vi"
+# ## Những điều cần nhớ
+#
+# - ResNet có bước trượt rẻ nhưng thô (OS 32); ResNet giãn giữ độ phân giải (OS 8) nhưng chi phí của `layer3`, `layer4` tăng theo số điểm ảnh: 4 và 16 lần.
+# - RefineNet đi ngược lên bằng một dòng thác 4 tầng; mỗi khối gồm RCU (thích nghi đặc trưng), hợp nhất đa độ phân giải (tích chập, phóng to tới **đúng** kích thước, cộng) và CRP (chuỗi gộp $5\times5$ + tích chập, cộng dồn, cho ngữ cảnh rộng).
+# - Đo, đừng trích dẫn: bảng ở mục 6 cho thấy cái giá bộ nhớ khi huấn luyện của ResNet giãn là có thật, nhưng một bộ giải mã nặng (RefineNet đầy đủ) cũng tốn nhiều phép tính; Light-Weight RefineNet (tích chập $1\times1$, không RCU) mới thật sự rẻ.
+# - Bộ nhớ huấn luyện (xuôi + ngược) mới là giới hạn thực tế, lớn hơn bộ nhớ suy luận rất nhiều.
+
+# %% [markdown] lang="en"
+# ## Key takeaways
+#
+# - A strided ResNet is cheap but coarse (OS 32); a dilated ResNet keeps resolution (OS 8) but the cost of `layer3` and `layer4` grows with their pixel count: 4 and 16 times.
+# - RefineNet climbs back up with a 4-cascade; each block has RCUs (adapting features), multi-resolution fusion (convolve, upsample to the **exact** size, sum) and CRP (a chain of $5\times5$ pooling + convolution, summed, for wide context).
+# - Measure, don't quote: the table of section 6 shows that the training-memory price of a dilated ResNet is real, but a heavy decoder (full RefineNet) costs a lot of compute too; Light-Weight RefineNet ($1\times1$ convolutions, no RCU) is the truly cheap one.
+# - Training memory (forward + backward) is the practical limit, far above inference memory.
+
+# %% [markdown] lang="vi"
+# ## Tài liệu tham khảo
+#
+# - G. Lin, A. Milan, C. Shen, I. Reid. *RefineNet: Multi-Path Refinement Networks for High-Resolution Semantic Segmentation.* CVPR 2017. arXiv 1611.06612.
+# - V. Nekrasov, C. Shen, I. Reid. *Light-Weight RefineNet for Real-Time Semantic Segmentation.* BMVC 2018. arXiv 1810.03272.
+# - L.-C. Chen, G. Papandreou, F. Schroff, H. Adam. *Rethinking Atrous Convolution for Semantic Image Segmentation* (DeepLabv3). arXiv 1706.05587.
+# - K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition.* CVPR 2016. arXiv 1512.03385.
+
+# %% [markdown] lang="en"
+# ## References
+#
+# - G. Lin, A. Milan, C. Shen, I. Reid. *RefineNet: Multi-Path Refinement Networks for High-Resolution Semantic Segmentation.* CVPR 2017. arXiv 1611.06612.
+# - V. Nekrasov, C. Shen, I. Reid. *Light-Weight RefineNet for Real-Time Semantic Segmentation.* BMVC 2018. arXiv 1810.03272.
+# - L.-C. Chen, G. Papandreou, F. Schroff, H. Adam. *Rethinking Atrous Convolution for Semantic Image Segmentation* (DeepLabv3). arXiv 1706.05587.
+# - K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition.* CVPR 2016. arXiv 1512.03385.
