@@ -421,7 +421,7 @@ for size, miou, acc in results:
 fig, ax = plt.subplots(figsize=(4.5, 2.8))
 ax.plot([r[0] for r in results], [r[1] for r in results], "o-")
 ax.axvline(
-    2 * 0.24 * 64, color="gray", ls="--", lw=1, label=src.tr("đường kính hình lớn nhất", "largest shape diameter")
+    2 * 0.24 * 64, color="gray", ls="--", lw=1, label=src.tr("đường kính hình tròn lớn nhất", "largest circle diameter")
 )
 ax.set_xscale("log", base=2)
 ax.set_xlabel(src.tr("RF lý thuyết (điểm ảnh)", "theoretical RF (pixels)"))
