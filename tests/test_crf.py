@@ -251,3 +251,14 @@ def test_checks_pass_with_reference_and_fail_otherwise(capsys):
 def test_selfcheck_core_runs_on_cpu():
     line = crf.selfcheck_core(torch.device("cpu"))
     assert "cpu" in line and ("ổn" in line or "ok" in line)
+
+
+def test_ellipse_prior_is_a_soft_blob():
+    prior = crf.ellipse_prior(30, 40, center=(0.5, 0.5), radii=(0.3, 0.3))
+    assert prior.shape == (2, 30, 40)
+    torch.testing.assert_close(prior.sum(0), torch.ones(30, 40))
+    assert prior[1, 15, 20] > 0.85 and prior[1, 0, 0] < 0.15
+    with pytest.raises(ValueError, match="blur"):
+        crf.ellipse_prior(30, 40, (0.5, 0.5), (0.3, 0.3), blur=0)
+    with pytest.raises(ValueError):
+        crf.ellipse_prior(0, 40, (0.5, 0.5), (0.3, 0.3))
