@@ -454,6 +454,11 @@ def grade_notebooks(
         if progress:
             print(tr(f"đang chấm {name} ...", f"grading {name} ..."), file=sys.stderr, flush=True)
         results.append(grade_notebook(path, timeout_per_cell, name=name))
+        if progress:
+            done = results[-1]
+            print(
+                f"  -> {_score_text(done)}, {done.seconds:.0f} s  {done.reason}".rstrip(), file=sys.stderr, flush=True
+            )
     return results
 
 
