@@ -172,7 +172,7 @@ result = checks.check_iou_from_confusion(my_iou)
 # | biến thể | nhãn | dùng ở |
 # |---|---|---|
 # | `mosaic` | loại vân (5 lớp) | hầu hết các bài |
-# | `shapes` | **hình dạng** của vùng (nền, tròn, vuông, tam giác), vân chọn ngẫu nhiên | bài 01–03: cần ngữ cảnh rộng |
+# | `shapes` | **hình dạng** của vùng (nền, tròn, vuông, tam giác); hình sáng hơn nền, vân chọn ngẫu nhiên | bài 01–03: cần ngữ cảnh rộng |
 # | `binary` | cỏ hay không (1 logit, sigmoid) | bài 03: entropy chéo nhị phân, Dice, focal |
 #
 # Chi tiết nguồn ảnh, giấy phép và cách dựng: `data/README.md`.
@@ -185,7 +185,7 @@ result = checks.check_iou_from_confusion(my_iou)
 # | variant | label | used in |
 # |---|---|---|
 # | `mosaic` | the texture (5 classes) | most lessons |
-# | `shapes` | the region's **shape** (background, circle, square, triangle), random textures | lessons 01–03: needs wide context |
+# | `shapes` | the region's **shape** (background, circle, square, triangle); shapes brighter than the background, random textures | lessons 01–03: needs wide context |
 # | `binary` | grass or not (one logit, sigmoid) | lesson 03: binary cross-entropy, Dice, focal |
 #
 # Sources, licences and how it is built: `data/README.md`.

@@ -6,10 +6,11 @@ and a crop of the ``immunohistochemistry`` slide). Three variants:
 
 ``mosaic``  each image is a Voronoi mosaic of 3-6 regions, each region a crop of
             one texture; the label is the texture (5 classes).
-``shapes``  one background texture and 1-3 non-overlapping shapes (circle,
-            square, triangle) filled with other, random textures; the label is
-            the *shape*, so a pixel's class depends on context far beyond its
-            local texture (4 classes: background + 3 shapes).
+``shapes``  one darker background texture and 1-3 non-overlapping, brighter
+            shapes (circle, square, triangle) filled with other, random
+            textures; the label is the *shape*: foreground is visible locally,
+            but which shape a pixel belongs to depends on context far beyond
+            its neighbourhood (4 classes: background + 3 shapes).
 ``binary``  the ``mosaic`` layout, labelled 1 where the texture is ``grass``
             and 0 elsewhere (one logit, sigmoid / binary cross-entropy).
 
@@ -51,7 +52,7 @@ SPLITS = {"train": (0.0, 0.5), "val": (0.5, 0.75), "test": (0.75, 1.0)}
 DEFAULT_COUNTS = {"train": 320, "val": 64, "test": 64}
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
 MEAN, STD = 0.45, 0.25  # images are fed to models as (x / 255 - MEAN) / STD
-BUILD_VERSION = 1  # bump when the generator changes: old caches are rebuilt
+BUILD_VERSION = 2  # bump when the generator changes: old caches are rebuilt
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -191,7 +192,9 @@ def generate(variant: str, split: str, size: int, count: int, seed: int = 0) -> 
                 label = (label == TEXTURES.index("grass")).astype(np.int64)
         else:
             background = int(rng.integers(0, len(TEXTURES)))
-            gray = _crop(rng, textures[TEXTURES[background]], split, size)
+            # the background is darker and the shapes brighter: foreground vs background is
+            # visible locally, so only the shape's *class* needs a wide receptive field
+            gray = 0.6 * _crop(rng, textures[TEXTURES[background]], split, size)
             label = np.zeros((size, size), np.int64)
             occupied = np.zeros((size, size), bool)
             for _ in range(int(rng.integers(1, 4))):
@@ -207,7 +210,7 @@ def generate(variant: str, split: str, size: int, count: int, seed: int = 0) -> 
                     continue
                 fill = int(rng.choice([t for t in range(len(TEXTURES)) if t != background]))
                 patch = _crop(rng, textures[TEXTURES[fill]], split, size)
-                gray[mask] = patch[mask]
+                gray[mask] = 0.4 + 0.6 * patch[mask]
                 label[mask] = kind
                 occupied |= grown
         images[i] = np.repeat((gray * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
