@@ -424,24 +424,28 @@ small = pd.DataFrame(small).T
 print(small.round(1).to_string())
 
 # %% [markdown] lang="vi"
+# So sánh bảng nhỏ này với bảng $512\times512$: với mạng xương sống nhỏ (ít kênh), phần đắt nhất không còn là `layer3`, `layer4` giãn mà là bộ giải mã làm việc ở độ phân giải 1/4, nên thứ tự về bộ nhớ có thể đảo ngược. Lập luận của RefineNet đúng khi mạng xương sống sâu và rộng như ResNet-101; luôn đo trên đúng cấu hình mình dùng.
+
+# %% [markdown] lang="en"
+# Compare this small table with the $512\times512$ one: with a tiny (narrow) backbone the most expensive part is no longer the dilated `layer3` and `layer4` but the decoder working at 1/4 resolution, so the memory ranking can flip. RefineNet's argument holds when the backbone is deep and wide like ResNet-101; always measure the configuration you actually use.
+
+# %% [markdown] lang="vi"
 # ## 7. Huấn luyện RefineNet rút gọn trên CPU và so với DeepLabV3
 #
-# Ta huấn luyện Light-Weight RefineNet (mạng xương sống nhỏ, OS 32) và DeepLabV3 của bài 03 (cùng mạng xương sống nhỏ nhưng giãn tới OS 8, ASPP 64 kênh) trên bộ ghép kết cấu 5 lớp (`mosaic`, 192 ảnh huấn luyện để vừa ngân sách thời gian của notebook), với **cùng** số epoch, tốc độ học, kích thước batch và hạt giống. Mọi số liệu được đo trên tập kiểm định ở chế độ `eval`. Điểm F trên biên (*boundary F-score*) đo độ khớp của đường biên dự đoán với đường biên thật (sai lệch tối đa 2 điểm ảnh): đây là chỗ một bộ giải mã dùng đặc trưng 1/4 có thể hơn một mô hình chỉ dự đoán ở 1/8.
+# Ta huấn luyện Light-Weight RefineNet (mạng xương sống nhỏ, OS 32) và DeepLabV3 của bài 03 (cùng mạng xương sống nhỏ nhưng giãn tới OS 8, ASPP 64 kênh) trên bộ ghép kết cấu 5 lớp (`mosaic`, 160 ảnh huấn luyện để vừa ngân sách thời gian của notebook), với **cùng** số epoch, tốc độ học, kích thước batch và hạt giống. Mọi số liệu được đo trên tập kiểm định ở chế độ `eval`. Điểm F trên biên (*boundary F-score*) đo độ khớp của đường biên dự đoán với đường biên thật (sai lệch tối đa 2 điểm ảnh): đây là chỗ một bộ giải mã dùng đặc trưng 1/4 có thể hơn một mô hình chỉ dự đoán ở 1/8.
 
 # %% [markdown] lang="en"
 # ## 7. Training the light-weight RefineNet on a CPU, against DeepLabV3
 #
-# We train Light-Weight RefineNet (tiny backbone, OS 32) and lesson 03's DeepLabV3 (the same tiny backbone dilated to OS 8, a 64-channel ASPP) on the 5-class texture mosaics (`mosaic`, 192 training images to fit the notebook's time budget), with the **same** epochs, learning rate, batch size and seed. Every metric is measured on the validation set in `eval` mode. The boundary F-score measures how well the predicted boundaries match the true ones (within 2 pixels): this is where a decoder that uses 1/4-resolution features may beat a model that predicts at 1/8.
+# We train Light-Weight RefineNet (tiny backbone, OS 32) and lesson 03's DeepLabV3 (the same tiny backbone dilated to OS 8, a 64-channel ASPP) on the 5-class texture mosaics (`mosaic`, 160 training images to fit the notebook's time budget), with the **same** epochs, learning rate, batch size and seed. Every metric is measured on the validation set in `eval` mode. The boundary F-score measures how well the predicted boundaries match the true ones (within 2 pixels): this is where a decoder that uses 1/4-resolution features may beat a model that predicts at 1/8.
 
 # %%
-EPOCHS = 6
-train_loader, val_loader = data.make_loaders("mosaic", size=64, batch_size=16, train_count=192)
-contenders = {
-    "LW-RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=True, features=32),
-    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3("tiny", 5, output_stride=8, channels=64),
-}
+EPOCHS = 5
+train_loader, val_loader = data.make_loaders("mosaic", size=64, batch_size=16, train_count=160)
 trained, rows = {}, []
-for name, build in contenders.items():
+
+
+def train_and_record(name, build):
     src.seed_everything(0)
     model = build()
     history = train.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=3e-3, description=name)
@@ -455,6 +459,15 @@ for name, build in contenders.items():
             "train s": history.seconds,
         }
     )
+
+
+# %%
+train_and_record("LW-RefineNet (tiny)", lambda: rn.RefineNet("tiny", 5, light=True, features=32))
+
+# %%
+train_and_record("DeepLabV3 (tiny, OS 8)", lambda: DeepLabV3("tiny", 5, output_stride=8, channels=64))
+
+# %%
 results = pd.DataFrame(rows).set_index("model")
 print(results.round(3).to_string())
 
@@ -474,10 +487,10 @@ for name, model in trained.items():
     fig.suptitle(name, fontsize=10)
 
 # %% [markdown] lang="vi"
-# **Đọc bảng.** So sánh hai cột mIoU và điểm F trên biên trong bảng ở trên, cùng số tham số và thời gian huấn luyện. Trên bộ ghép kết cấu, mỗi vùng khá lớn và được nhận ra nhờ kết cấu, nên cả hai mô hình đều cần một trường tiếp nhận đủ lớn; khác biệt chính nằm ở **biên**: RefineNet dự đoán ở 1/4 với thông tin chi tiết từ `layer1`, còn DeepLabV3 dự đoán ở 1/8 rồi phóng to. Chỉ với một hạt giống và vài epoch, chênh lệch vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn cần lặp lại với nhiều hạt giống.
+# **Đọc bảng.** So sánh hai cột mIoU và điểm F trên biên trong bảng ở trên, cùng số tham số và thời gian huấn luyện. Trên bộ ghép kết cấu, mỗi vùng khá lớn và được nhận ra nhờ kết cấu, nên cả hai mô hình đều cần một trường tiếp nhận đủ lớn; khác biệt chính nằm ở **biên**: RefineNet dự đoán ở 1/4 với thông tin chi tiết từ `layer1`, còn DeepLabV3 dự đoán ở 1/8 rồi phóng to. Cột thời gian cũng đáng xem: ít FLOPs hơn không có nghĩa là nhanh hơn trên CPU, vì CRP gồm nhiều phép gộp $5\times5$ và phép cộng nhỏ. Chỉ với một hạt giống và vài epoch, chênh lệch vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn cần lặp lại với nhiều hạt giống.
 
 # %% [markdown] lang="en"
-# **Reading the table.** Compare the mIoU and boundary F columns of the table above, along with the parameter counts and training times. On texture mosaics each region is fairly large and recognised by its texture, so both models need a large enough receptive field; the main difference lies at the **boundaries**: RefineNet predicts at 1/4 with detail from `layer1`, while DeepLabV3 predicts at 1/8 and upsamples. With one seed and a few epochs, a difference of a few points can be noise; a firm conclusion needs several seeds.
+# **Reading the table.** Compare the mIoU and boundary F columns of the table above, along with the parameter counts and training times. On texture mosaics each region is fairly large and recognised by its texture, so both models need a large enough receptive field; the main difference lies at the **boundaries**: RefineNet predicts at 1/4 with detail from `layer1`, while DeepLabV3 predicts at 1/8 and upsamples. The time column is worth a look too: fewer FLOPs do not mean faster on a CPU, since CRP is made of many $5\times5$ poolings and small additions. With one seed and a few epochs, a difference of a few points can be noise; a firm conclusion needs several seeds.
 
 # %% [markdown] lang="vi"
 # ## Những điều cần nhớ
