@@ -363,7 +363,7 @@ model.eval()
 with torch.no_grad():
     probs = torch.softmax(model(images.to(device)), 1)
 crf_params = dict(
-    iterations=5, bilateral_weight=5.0, theta_alpha=20.0, theta_beta=20.0, gaussian_weight=3.0, theta_gamma=3.0
+    iterations=5, bilateral_weight=5.0, theta_alpha=10.0, theta_beta=13.0, gaussian_weight=3.0, theta_gamma=3.0
 )
 SHOW = [0, 1, 2]
 refined_probs = crf.dense_crf(torch.from_numpy(val.images).to(device), probs, method="fast", **crf_params).cpu()
