@@ -103,6 +103,8 @@ def workspace(tmp_path_factory):
 def lab(workspace, tmp_path_factory):
     """A JupyterLab server on 127.0.0.1 with a token; yields its base URL and token; always stopped."""
     if not os.access(CHROMIUM, os.X_OK):
+        if os.environ.get("CI"):  # .ci/run installs it: in CI a missing browser is a failure, not a skip
+            pytest.fail(f"{CHROMIUM} is missing although tools/browser_setup.sh ran")
         pytest.skip(f"{CHROMIUM} is missing: run tools/browser_setup.sh")
     home = tmp_path_factory.mktemp("jupyter")
     port, token = _free_port(), secrets.token_hex(16)
