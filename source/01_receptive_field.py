@@ -36,6 +36,7 @@ import torchvision.models as tvm
 import src
 import src.checks
 from src import receptive_field as rf
+from src.data import make_loaders
 from src.train import fit, predict
 from src.viz import show_predictions
 
@@ -383,10 +384,10 @@ ui = rf.explorer()
 # %% [markdown] lang="vi"
 # ## 7. Thí nghiệm: RF bao nhiêu là đủ?
 #
-# Dữ liệu `shapes` có một nền và 1–3 hình (tròn, vuông, tam giác); **nhãn là hình dạng**. Để tách riêng vai trò
-# của ngữ cảnh khỏi vân bề mặt, ta vẽ các hình thành **hình bóng** (*silhouette*): 1 bên trong mọi hình, 0 bên ngoài
-# (`rf.silhouette_loaders`). Khi đó mọi điểm ảnh bên trong hình vuông trông giống hệt mọi điểm ảnh bên trong hình
-# tròn — chỉ một RF đủ rộng, bao được cả hình, mới phân biệt được. Ta huấn luyện các mạng `RFLadder` có **cùng độ
+# Dữ liệu `shapes` có một nền vân tối và 1–3 hình sáng hơn (tròn, vuông, tam giác), mỗi hình tô một vân ngẫu nhiên;
+# **nhãn là hình dạng**. Nhận ra một điểm ảnh thuộc *một hình nào đó* chỉ cần nhìn cục bộ (hình sáng hơn nền), nhưng
+# biết đó là hình tròn hay hình vuông thì phải thấy được cả đường biên của hình — chỉ một RF đủ rộng, bao được cả
+# hình, mới phân biệt được. Ta huấn luyện các mạng `RFLadder` có **cùng độ
 # sâu, cùng độ phân giải (bước 4)**, chỉ khác RF: bốn lớp cuối là $1\times1$ hoặc $3\times3$ giãn $1, 2, 4, 8$.
 # RF được **tính** bằng `receptive_field`; hình tròn có đường kính khoảng 20–31 điểm ảnh (bán kính
 # $0.16$–$0.24$ lần cạnh ảnh 64).
@@ -394,17 +395,17 @@ ui = rf.explorer()
 # %% [markdown] lang="en"
 # ## 7. Experiment: how much RF is enough?
 #
-# The `shapes` data has a background and 1–3 shapes (circle, square, triangle); **the label is the shape**. To
-# isolate context from texture we draw the shapes as **silhouettes**: 1 inside any shape, 0 outside
-# (`rf.silhouette_loaders`). Then every pixel inside a square looks exactly like every pixel inside a circle — only
-# an RF wide enough to cover the shape tells them apart. We train `RFLadder` nets of **equal depth and resolution
+# The `shapes` data has a dark textured background and 1–3 brighter shapes (circle, square, triangle), each filled
+# with a random texture; **the label is the shape**. Telling that a pixel belongs to *some* shape is local (shapes
+# are brighter than the background), but telling a circle from a square needs the whole outline of the shape —
+# only an RF wide enough to cover the shape tells them apart. We train `RFLadder` nets of **equal depth and resolution
 # (output stride 4)** that differ only in their RF: the last four layers are $1\times1$ or $3\times3$ with dilation
 # $1, 2, 4, 8$. The RF is **computed** with `receptive_field`; circles have diameters of about 20 to 31
 # pixels (radius $0.16$–$0.24$ of the 64-pixel side).
 
 # %%
 EPOCHS, LEVELS = 6, [0, 2, 4]
-train_loader, val_loader = rf.silhouette_loaders(size=64, batch_size=16, train_count=320, val_count=64)
+train_loader, val_loader = make_loaders("shapes", size=64, batch_size=16, train_count=320, val_count=64)
 results, models = [], {}
 for level in LEVELS:
     src.seed_everything(0)

@@ -48,7 +48,7 @@ print(src.get_device())
 # - **Đầu ra của từng kiến trúc**, thu nhỏ cho vừa CPU (64 kênh thay vì 256–512): FCN là một đầu tích chập $3\times3$; DeepLabV3 thêm ASPP với đặc trưng mức ảnh (bài 03); PSPNet thêm gộp kim tự tháp với các ô 1, 2, 3, 6 (bài 03); RefineNet nhẹ dùng chuỗi hợp nhất đa độ phân giải và gộp phần dư chuỗi trên cả bốn tầng (bài 05).
 # - **SE**: một khối SE ở cuối nhánh phần dư của mỗi khối trong mạng xương sống, cộng một khối scSE ở bộ giải mã (bài 06).
 # - **Huấn luyện**: Adam, cùng tốc độ học và lịch, cùng số epoch; đánh giá ở chế độ `eval()`.
-# - **CRF**: `src.crf.dense_crf` với tham số mặc định của DeepLab (bài 04), áp lên xác suất softmax của từng ảnh kiểm định.
+# - **CRF**: `src.crf.dense_crf` (đường nhanh, lưới permutohedral) với bộ tham số mà bài 04 dùng cho ảnh ghép vân (`compare.MOSAIC_CRF`; tham số mặc định của DeepLab được chỉnh cho ảnh màu cỡ 500 điểm ảnh và làm mượt quá tay ảnh xám 64 điểm ảnh), áp lên xác suất softmax của từng ảnh kiểm định.
 # - **Chi phí**: đo trên một ảnh 64×64 bằng `src.profiling` — FLOPs (một phép nhân-cộng tính là 2), bộ nhớ đỉnh của các tensor sinh ra trong lượt truyền xuôi, và trung vị độ trễ của 5 lần chạy.
 #
 # Đây là thiết lập **nhỏ** (chạy dưới một phút); `benchmarks/bench_capstone.py` chạy thiết lập dài hơn (nhiều dữ liệu, nhiều epoch hơn) và số liệu của nó được đọc ở cuối bài.
@@ -63,7 +63,7 @@ print(src.get_device())
 # - **Each architecture's head**, shrunk to fit a CPU (64 channels instead of 256–512): FCN is a $3\times3$ convolutional head; DeepLabV3 adds ASPP with the image-level feature (lesson 03); PSPNet adds pyramid pooling with bins 1, 2, 3, 6 (lesson 03); the light-weight RefineNet uses chained multi-resolution fusion and chained residual pooling over all four stages (lesson 05).
 # - **SE**: one SE block at the end of the residual branch of every backbone block, plus an scSE block in the decoder (lesson 06).
 # - **Training**: Adam, same learning rate and schedule, same number of epochs; evaluation in `eval()` mode.
-# - **CRF**: `src.crf.dense_crf` with DeepLab's default parameters (lesson 04), applied to the softmax probabilities of each validation image.
+# - **CRF**: `src.crf.dense_crf` (the fast path, a permutohedral lattice) with the parameters lesson 04 uses for the mosaics (`compare.MOSAIC_CRF`; DeepLab's defaults were tuned for ~500-pixel colour photos and over-smooth 64-pixel grey images), applied to the softmax probabilities of each validation image.
 # - **Cost**: measured on one 64×64 image with `src.profiling` — FLOPs (a multiply-add counts as 2), the peak memory of the tensors created during the forward pass, and the median latency of 5 runs.
 #
 # This is the **small** setting (it runs in under a minute); `benchmarks/bench_capstone.py` runs a longer one (more data, more epochs) and its figures are read at the end of the lesson.
@@ -116,10 +116,10 @@ for r in rows:
     print(f"  {label:23s} mIoU {r.miou_crf - r.miou:+.3f}   boundary F {r.boundary_f1_crf - r.boundary_f1:+.3f}")
 
 # %% [markdown] lang="vi"
-# **Cách đọc.** Với cùng ngân sách huấn luyện rất nhỏ, chênh lệch giữa các kiến trúc có thể chỉ vài phần trăm, và một phần trong đó là nhiễu của hạt giống ngẫu nhiên: đừng kết luận từ một chênh lệch nhỏ hơn vài phần trăm mIoU. Ngược lại, các cột chi phí (tham số, FLOPs, bộ nhớ) là tất định — chúng đúng như nhau trên mọi máy. CRF không cần huấn luyện và thường cải thiện điểm F trên biên rõ hơn mIoU, vì nó chủ yếu sửa các điểm ảnh sát biên (bài 04); trên ảnh mức xám của bộ dữ liệu, nhân song phương chỉ có độ sáng để dựa vào, nên hiệu quả của nó phụ thuộc vào việc hai vân kề nhau có độ sáng khác nhau hay không.
+# **Cách đọc.** Với cùng ngân sách huấn luyện rất nhỏ, chênh lệch giữa các kiến trúc có thể chỉ vài phần trăm, và một phần trong đó là nhiễu của hạt giống ngẫu nhiên: đừng kết luận từ một chênh lệch nhỏ hơn vài phần trăm mIoU, và đừng ngạc nhiên nếu một đầu ngữ cảnh đắt tiền chưa thắng FCN ở ngân sách này — các đầu ngữ cảnh có nhiều tham số hơn để học trong cùng số bước. Ngược lại, các cột chi phí (tham số, FLOPs, bộ nhớ) là tất định — chúng đúng như nhau trên mọi máy. CRF không cần huấn luyện; nó chỉ có thể sửa các điểm ảnh sát biên (bài 04), và trên ảnh mức xám của bộ dữ liệu, nhân song phương chỉ có độ sáng để dựa vào, nên nó giúp hay hại tuỳ vào việc hai vân kề nhau có độ sáng khác nhau hay không. Hãy đọc các dòng CRF ở trên thay vì mặc định rằng nó luôn có ích.
 
 # %% [markdown] lang="en"
-# **How to read it.** With the same very small training budget, the architectures may differ by only a few points, part of which is seed noise: do not conclude from a gap smaller than a few points of mIoU. The cost columns (parameters, FLOPs, memory), on the other hand, are deterministic — identical on every machine. The CRF needs no training and usually improves the boundary F-score more clearly than mIoU, since it mostly fixes pixels next to boundaries (lesson 04); on the dataset's grey images the bilateral kernel has only brightness to work with, so its effect depends on whether two neighbouring textures differ in brightness.
+# **How to read it.** With the same very small training budget, the architectures may differ by only a few points, part of which is seed noise: do not conclude from a gap smaller than a few points of mIoU, and do not be surprised if an expensive context head has not beaten FCN at this budget — context heads have more parameters to learn in the same number of steps. The cost columns (parameters, FLOPs, memory), on the other hand, are deterministic — identical on every machine. The CRF needs no training; it can only fix pixels next to boundaries (lesson 04), and on the dataset's grey images the bilateral kernel has only brightness to go by, so whether it helps or hurts depends on whether neighbouring textures differ in brightness. Read the CRF lines above rather than assume it always helps.
 
 # %% [markdown] lang="vi"
 # ## 4. Bài tập
