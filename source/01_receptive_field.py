@@ -388,7 +388,7 @@ ui = rf.explorer()
 # **nhãn là hình dạng**. Nhận ra một điểm ảnh thuộc *một hình nào đó* chỉ cần nhìn cục bộ (hình sáng hơn nền), nhưng
 # biết đó là hình tròn hay hình vuông thì phải thấy được cả đường biên của hình — chỉ một RF đủ rộng, bao được cả
 # hình, mới phân biệt được. Ta huấn luyện các mạng `RFLadder` có **cùng độ
-# sâu, cùng độ phân giải (bước 4)**, chỉ khác RF: bốn lớp cuối là $1\times1$ hoặc $3\times3$ giãn $1, 2, 4, 8$.
+# sâu, cùng độ phân giải: tỉ lệ giảm kích thước đầu ra (*output stride*) 4**, chỉ khác RF: bốn lớp cuối là $1\times1$ hoặc $3\times3$ giãn $1, 2, 4, 8$.
 # RF được **tính** bằng `receptive_field`; hình tròn có đường kính khoảng 20–31 điểm ảnh (bán kính
 # $0.16$–$0.24$ lần cạnh ảnh 64).
 

@@ -15,7 +15,7 @@
 # 2. Đọc được hàm năng lượng: thế năng đơn (*unary potential*), thế năng cặp (*pairwise potential*) với nhân song phương (*bilateral / appearance kernel*) và nhân Gauss (*Gaussian / smoothness kernel*), mô hình Potts; biết mỗi tham số làm gì.
 # 3. Viết một bước suy luận trường trung bình (*mean-field inference*) như một phép lọc: truyền thông điệp, biến đổi tương thích, cập nhật cục bộ, chuẩn hoá — hai bài tập có kiểm tra tự động.
 # 4. So đường "chính xác" (nhân dày đặc $N \times N$) với đường "nhanh" (lưới permutohedral), và cả hai với thư viện tham chiếu `pydensecrf`.
-# 5. Tinh chỉnh dự đoán của một DeepLabV3 nhỏ trên ảnh ghép kết cấu (mIoU và điểm F trên biên trước / sau), kéo một mặt nạ thô về đúng biên vật trong ảnh thật, và tự vặn các tham số.
+# 5. Tinh chỉnh dự đoán của một DeepLabV3 nhỏ trên ảnh ghép vân (mIoU và điểm F trên biên trước / sau), kéo một mặt nạ thô về đúng biên vật trong ảnh thật, và tự vặn các tham số.
 
 # %% [markdown] lang="en"
 # # Lesson 04 — The fully connected CRF: mean-field inference in PyTorch
@@ -337,7 +337,7 @@ show_refinement(photo, prior_photo, refined)
 # %% [markdown] lang="vi"
 # Biên đỏ bám theo mép đĩa và miệng chén — những chỗ màu đổi đột ngột — chứ không còn là hình elip. Nó cũng cho thấy giới hạn của CRF: nó chỉ biết màu và vị trí, nên một vùng cùng màu với vật (bóng đổ, mặt bàn sẫm) có thể bị kéo theo.
 #
-# ## 6. Tinh chỉnh dự đoán của DeepLabV3 trên ảnh ghép kết cấu
+# ## 6. Tinh chỉnh dự đoán của DeepLabV3 trên ảnh ghép vân
 #
 # Ta huấn luyện nhanh một DeepLabV3 nhỏ (mạng xương sống `tiny`, *output stride* 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô), rồi so mIoU và điểm F trên biên (*boundary F-score*) trên tập kiểm định trước và sau CRF.
 
@@ -400,9 +400,9 @@ for row, k in enumerate(SHOW):
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
-# Đọc bảng trên: hàng "sau CRF" so với hàng "trước CRF". CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên (điểm F trên biên) được cải thiện rõ hơn mIoU: CRF dời đường biên vài điểm ảnh về đúng cạnh kết cấu, nhưng không sửa được một vùng mà mạng đã gán sai lớp hoàn toàn. Trong các lần chạy của chúng tôi, điểm F trên biên tăng nhiều hơn hẳn mIoU; hãy kiểm tra điều đó trên bảng của chính bạn.
+# Đọc bảng trên: hàng "sau CRF" so với hàng "trước CRF". CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên (điểm F trên biên) được cải thiện rõ hơn mIoU: CRF dời đường biên vài điểm ảnh về đúng cạnh vân, nhưng không sửa được một vùng mà mạng đã gán sai lớp hoàn toàn. Trong các lần chạy của chúng tôi, điểm F trên biên tăng nhiều hơn hẳn mIoU; hãy kiểm tra điều đó trên bảng của chính bạn.
 #
-# Hai lưu ý trung thực. (1) Các tham số CRF ở đây ($\theta_\alpha = 10$, nhỏ hơn nhiều so với mặc định 80, vì ảnh chỉ rộng 64 điểm ảnh) được chọn bằng tay trên 32 ảnh của tập huấn luyện (với một mô hình cùng kiến trúc, huấn luyện lâu hơn: 10 epoch trên 320 ảnh), không phải trên tập kiểm định. Ở đây mô hình chỉ được huấn luyện 6 epoch trên 192 ảnh để ô chạy nhanh trên CPU. (2) Các kết cấu (gạch, cỏ, sỏi...) có nhiều màu bên trong một vùng, đúng loại dữ liệu mà giả thiết "cùng màu thì cùng nhãn" yếu nhất; với $\theta_\alpha$ lớn, CRF có thể làm hại (hãy thử đổi `crf_params`). Trên 64 ảnh nhỏ, ta dùng đường nhanh (`method="fast"`) để ô này chạy nhanh.
+# Hai lưu ý trung thực. (1) Các tham số CRF ở đây ($\theta_\alpha = 10$, nhỏ hơn nhiều so với mặc định 80, vì ảnh chỉ rộng 64 điểm ảnh) được chọn bằng tay trên 32 ảnh của tập huấn luyện (với một mô hình cùng kiến trúc, huấn luyện lâu hơn: 10 epoch trên 320 ảnh), không phải trên tập kiểm định. Ở đây mô hình chỉ được huấn luyện 6 epoch trên 192 ảnh để ô chạy nhanh trên CPU. (2) Các vân (gạch, cỏ, sỏi...) có nhiều màu bên trong một vùng, đúng loại dữ liệu mà giả thiết "cùng màu thì cùng nhãn" yếu nhất; với $\theta_\alpha$ lớn, CRF có thể làm hại (hãy thử đổi `crf_params`). Trên 64 ảnh nhỏ, ta dùng đường nhanh (`method="fast"`) để ô này chạy nhanh.
 
 # %% [markdown] lang="en"
 # Read the table above: the "after CRF" row against the "before CRF" row. The CRF learns nothing new, it only reuses the original image, so what we expect is that boundaries (the boundary F-score) improve more clearly than mIoU: the CRF moves the boundary a few pixels onto the texture edge, but cannot fix a region the network labelled entirely wrong. In our runs, the boundary F-score rose much more than mIoU; check that on your own table.
@@ -488,7 +488,7 @@ else:
 # - CRF kết nối đầy đủ = thế năng đơn từ mạng ($-\log P$) + thế năng cặp Potts với hai nhân Gauss: song phương (vị trí + màu, kéo biên về cạnh ảnh) và Gauss (vị trí, xoá đốm nhỏ).
 # - Suy luận trường trung bình là bốn bước lặp lại: truyền thông điệp (lọc Gauss), biến đổi tương thích, cập nhật cục bộ, chuẩn hoá softmax. Với Potts, dạng $-w\tilde Q(l)$ của `pydensecrf` tương đương $w\sum_{l'\ne l}\tilde Q(l')$ sau softmax.
 # - Đường chính xác ($N\times N$) dễ hiểu nhưng $O(N^2)$; lưới permutohedral xấp xỉ cùng phép lọc trong $O(N)$ và là thứ `pydensecrf` dùng — đường nhanh của ta khớp với nó đến sai số làm tròn.
-# - CRF chỉ biết màu và vị trí: nó giúp khi biên của mạng thô mà biên màu trong ảnh rõ; nó có thể làm hại khi các vùng khác lớp có màu giống nhau hoặc khi bên trong một vùng có kết cấu nhiều màu. Tham số phải dò theo dữ liệu và kích thước ảnh. Đó là một lý do DeepLabv3 bỏ nó.
+# - CRF chỉ biết màu và vị trí: nó giúp khi biên của mạng thô mà biên màu trong ảnh rõ; nó có thể làm hại khi các vùng khác lớp có màu giống nhau hoặc khi bên trong một vùng có vân nhiều màu. Tham số phải dò theo dữ liệu và kích thước ảnh. Đó là một lý do DeepLabv3 bỏ nó.
 #
 # ## Tài liệu tham khảo
 #

@@ -432,7 +432,7 @@ print(small.round(1).to_string())
 # %% [markdown] lang="vi"
 # ## 7. Huấn luyện RefineNet rút gọn trên CPU và so với DeepLabV3
 #
-# Ta huấn luyện Light-Weight RefineNet (mạng xương sống nhỏ, OS 32) và DeepLabV3 của bài 03 (cùng mạng xương sống nhỏ nhưng giãn tới OS 8, ASPP 64 kênh) trên bộ ghép kết cấu 5 lớp (`mosaic`, 160 ảnh huấn luyện để vừa ngân sách thời gian của notebook), với **cùng** số epoch, tốc độ học, kích thước batch và hạt giống. Mọi số liệu được đo trên tập kiểm định ở chế độ `eval`. Điểm F trên biên (*boundary F-score*) đo độ khớp của đường biên dự đoán với đường biên thật (sai lệch tối đa 2 điểm ảnh): đây là chỗ một bộ giải mã dùng đặc trưng 1/4 có thể hơn một mô hình chỉ dự đoán ở 1/8.
+# Ta huấn luyện Light-Weight RefineNet (mạng xương sống nhỏ, OS 32) và DeepLabV3 của bài 03 (cùng mạng xương sống nhỏ nhưng giãn tới OS 8, ASPP 64 kênh) trên bộ ảnh ghép vân 5 lớp (`mosaic`, 160 ảnh huấn luyện để vừa ngân sách thời gian của notebook), với **cùng** số epoch, tốc độ học, kích thước batch và hạt giống. Mọi số liệu được đo trên tập kiểm định ở chế độ `eval`. Điểm F trên biên (*boundary F-score*) đo độ khớp của đường biên dự đoán với đường biên thật (sai lệch tối đa 2 điểm ảnh): đây là chỗ một bộ giải mã dùng đặc trưng 1/4 có thể hơn một mô hình chỉ dự đoán ở 1/8.
 
 # %% [markdown] lang="en"
 # ## 7. Training the light-weight RefineNet on a CPU, against DeepLabV3
@@ -487,13 +487,13 @@ for name, model in trained.items():
     fig.suptitle(name, fontsize=10)
 
 # %% [markdown] lang="vi"
-# **Đọc bảng.** So sánh hai cột mIoU và điểm F trên biên trong bảng ở trên, cùng số tham số và thời gian huấn luyện. Trên bộ ghép kết cấu, mỗi vùng khá lớn và được nhận ra nhờ kết cấu, nên cả hai mô hình đều cần một trường tiếp nhận đủ lớn; khác biệt chính nằm ở **biên**: RefineNet dự đoán ở 1/4 với thông tin chi tiết từ `layer1`, còn DeepLabV3 dự đoán ở 1/8 rồi phóng to. Cột thời gian cũng đáng xem: ít FLOPs hơn không có nghĩa là nhanh hơn trên CPU, vì CRP gồm nhiều phép gộp $5\times5$ và phép cộng nhỏ. Chỉ với một hạt giống và vài epoch, chênh lệch vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn cần lặp lại với nhiều hạt giống.
+# **Đọc bảng.** So sánh hai cột mIoU và điểm F trên biên trong bảng ở trên, cùng số tham số và thời gian huấn luyện. Trên bộ ảnh ghép vân, mỗi vùng khá lớn và được nhận ra nhờ vân, nên cả hai mô hình đều cần một trường tiếp nhận đủ lớn; khác biệt chính nằm ở **biên**: RefineNet dự đoán ở 1/4 với thông tin chi tiết từ `layer1`, còn DeepLabV3 dự đoán ở 1/8 rồi phóng to. Cột thời gian cũng đáng xem: ít FLOPs hơn không có nghĩa là nhanh hơn trên CPU, vì CRP gồm nhiều phép gộp $5\times5$ và phép cộng nhỏ. Chỉ với một hạt giống và vài epoch, chênh lệch vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn cần lặp lại với nhiều hạt giống.
 
 # %% [markdown] lang="en"
 # **Reading the table.** Compare the mIoU and boundary F columns of the table above, along with the parameter counts and training times. On texture mosaics each region is fairly large and recognised by its texture, so both models need a large enough receptive field; the main difference lies at the **boundaries**: RefineNet predicts at 1/4 with detail from `layer1`, while DeepLabV3 predicts at 1/8 and upsamples. The time column is worth a look too: fewer FLOPs do not mean faster on a CPU, since CRP is made of many $5\times5$ poolings and small additions. With one seed and a few epochs, a difference of a few points can be noise; a firm conclusion needs several seeds.
 
 # %% [markdown] lang="vi"
-# ## Những điều cần nhớ
+# ## Ghi nhớ
 #
 # - ResNet có bước trượt rẻ nhưng thô (OS 32); ResNet giãn giữ độ phân giải (OS 8) nhưng chi phí của `layer3`, `layer4` tăng theo số điểm ảnh: 4 và 16 lần.
 # - RefineNet đi ngược lên bằng một dòng thác 4 tầng; mỗi khối gồm RCU (thích nghi đặc trưng), hợp nhất đa độ phân giải (tích chập, phóng to tới **đúng** kích thước, cộng) và CRP (chuỗi gộp $5\times5$ + tích chập, cộng dồn, cho ngữ cảnh rộng).

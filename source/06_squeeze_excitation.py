@@ -421,7 +421,7 @@ print(
 # Each coloured cell tells how far the gate of one channel (horizontal axis) moves from its average over the images dominated by one class (vertical axis). Compare the panels of the figure and the "between-class spread" line printed above: if a panel is almost white, the gates there do not depend on the class; if they differ, SE is turning channels up or down depending on the textures in the image. Compare the trend from `layer1` to `layer4` with Hu et al.'s observation, and the decoder's cSE blocks (with $r = 2$ they have far more neurons) with the backbone's. Two limits of this measurement: the backbone is tiny ($C' = C/16$ is only 1 to 4 neurons), and attributing a whole image to one class dilutes the differences.
 
 # %% [markdown] lang="vi"
-# ## Điều cần nhớ
+# ## Ghi nhớ
 #
 # - SE = nén (gộp trung bình toàn cục) → kích thích (1x1 xuống, ReLU, 1x1 lên, sigmoid) → nhân từng kênh với cổng. Cổng phụ thuộc vào nội dung ảnh.
 # - Sigmoid, không phải softmax: các kênh không phải cạnh tranh, nhiều kênh có thể cùng được giữ lại.

@@ -49,7 +49,7 @@ print(src.get_device())
 # - **SE**: một khối SE ở cuối nhánh phần dư của mỗi khối trong mạng xương sống, cộng một khối scSE ở bộ giải mã (bài 06).
 # - **Huấn luyện**: Adam, cùng tốc độ học và lịch, cùng số epoch; đánh giá ở chế độ `eval()`.
 # - **CRF**: `src.crf.dense_crf` (đường nhanh, lưới permutohedral) với bộ tham số mà bài 04 dùng cho ảnh ghép vân (`compare.MOSAIC_CRF`; tham số mặc định của DeepLab được chỉnh cho ảnh màu cỡ 500 điểm ảnh và làm mượt quá tay ảnh xám 64 điểm ảnh), áp lên xác suất softmax của từng ảnh kiểm định.
-# - **Chi phí**: đo trên một ảnh 64×64 bằng `src.profiling` — FLOPs (một phép nhân-cộng tính là 2), bộ nhớ đỉnh của các tensor sinh ra trong lượt truyền xuôi, và trung vị độ trễ của 5 lần chạy.
+# - **Chi phí**: đo trên một ảnh 64×64 bằng `src.profiling` — FLOPs (một phép nhân-cộng tính là 2), bộ nhớ kích hoạt đỉnh (*peak activation memory*: các tensor sinh ra trong lượt truyền xuôi), và trung vị độ trễ của 5 lần chạy.
 #
 # Đây là thiết lập **nhỏ** (chạy dưới một phút); `benchmarks/bench_capstone.py` chạy thiết lập dài hơn (nhiều dữ liệu, nhiều epoch hơn) và số liệu của nó được đọc ở cuối bài.
 
