@@ -49,12 +49,13 @@ def test_every_class_occurs():
 
 def test_shapes_are_labelled_by_shape_not_texture():
     images, masks = data.generate("shapes", "train", 64, 60)
-    # every shape class appears, and each is filled with several different textures
     for kind in (1, 2, 3):
         assert (masks == kind).any()
-    # the grey level does not give the class away: class means are close
     means = [images[..., 0][masks == k].mean() for k in range(4)]
-    assert max(means) - min(means) < 30
+    # shapes are brighter than the background (foreground is visible locally) ...
+    assert means[0] + 40 < min(means[1:])
+    # ... but the grey level does not tell one shape from another: that needs context
+    assert max(means[1:]) - min(means[1:]) < 10
 
 
 def test_binary_is_the_grass_class_of_the_mosaic_layout():
