@@ -61,7 +61,9 @@ def run(lessons: list[str], device: torch.device) -> list[tuple[str, bool, float
         seed_everything(0)
         name = LESSONS[lesson]
         try:
-            fn = globals()[f"core_{lesson}"] if name == __name__ else importlib.import_module(name).selfcheck_core
+            fn = (
+                globals()[f"core_{lesson}"] if name == "src.selfcheck" else importlib.import_module(name).selfcheck_core
+            )
             _sync(device)
             start = time.perf_counter()
             summary = fn(device)
