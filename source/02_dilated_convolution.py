@@ -431,12 +431,12 @@ print(pd.DataFrame(stage_mib).loc[["conv1", "layer1", "layer2", "layer3", "layer
 # %% [markdown] lang="vi"
 # Ở OS 32 và OS 16, tensor lớn nhất là đầu ra của `conv1` và `layer1` (độ phân giải 1/2 và 1/4 của ảnh), giống hệt nhau ở hai mức, nên bộ nhớ đỉnh khi suy luận không đổi. Chỉ ở OS 8, đầu ra của `layer3` mới bằng và của `layer4` mới vượt chúng. Khi **huấn luyện** thì khác: mọi kích hoạt phải được giữ lại cho lan truyền ngược (*backward pass*), nên bộ nhớ đi theo tổng kích thước của mọi tầng chứ không theo tầng lớn nhất; cột `train MiB` của benchmark đo điều này.
 #
-# Đây là lý do DeepLabv3 huấn luyện ở OS 16 (rẻ hơn) và chỉ chuyển sang OS 8 khi suy luận để lấy thêm độ chính xác: bài báo ghi nhận mIoU trên tập kiểm định PASCAL VOC 2012 tăng từ 77.21% (OS 16) lên 78.51% (OS 8), khi chưa dùng đầu vào đa tỉ lệ và lật ảnh (Bảng 4 của arXiv 1706.05587).
+# Đây là lý do DeepLabv3 huấn luyện ở OS 16 (rẻ hơn) và chỉ chuyển sang OS 8 khi suy luận để lấy thêm độ chính xác: bài báo ghi nhận mIoU trên tập kiểm định PASCAL VOC 2012 tăng từ 77.21% (OS 16) lên 78.51% (OS 8), khi chưa dùng đầu vào đa tỉ lệ và lật ảnh (bảng về chiến lược suy luận của arXiv 1706.05587).
 
 # %% [markdown] lang="en"
 # In the first two columns (OS 32 and OS 16) the largest tensors are the outputs of `conv1` and `layer1` (1/2 and 1/4 of the image resolution), identical at both levels, so inference peak memory does not change. Only at OS 8 does `layer3`'s output match them and `layer4`'s exceed them. **Training** is different: every activation is kept for the backward pass, so memory follows the sum over all stages rather than the largest one; the benchmark's `train MiB` column measures it.
 #
-# This is why DeepLabv3 trains at OS 16 (cheaper) and switches to OS 8 only at inference for extra accuracy: the paper reports PASCAL VOC 2012 val mIoU going from 77.21% (OS 16) to 78.51% (OS 8), before multi-scale inputs and flipping are added (Table 4 of arXiv 1706.05587).
+# This is why DeepLabv3 trains at OS 16 (cheaper) and switches to OS 8 only at inference for extra accuracy: the paper reports PASCAL VOC 2012 val mIoU going from 77.21% (OS 16) to 78.51% (OS 8), before multi-scale inputs and flipping are added (the inference-strategy table of arXiv 1706.05587).
 
 # %% [markdown] lang="vi"
 # ## 7. Đa lưới (*multi-grid*)
