@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .i18n import bad_argument
+from .i18n import bad_argument, check_feature_map
 
 __all__ = ["ASPP", "ASPPConv", "ASPPPooling", "DeepLabHead", "PoolingBatchNorm", "default_atrous_rates"]
 
@@ -141,14 +141,7 @@ class ASPP(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise bad_argument(
-                "ASPP.forward",
-                "x",
-                f"một tensor N x {self.in_channels} x H x W",
-                f"an N x {self.in_channels} x H x W tensor",
-                x,
-            )
+        check_feature_map("ASPP.forward", x, self.in_channels)
         return self.project(torch.cat([branch(x) for branch in self.convs], dim=1))
 
 

@@ -58,3 +58,9 @@ def bad_argument(
         f"{function}: argument `{argument}` expected {expected_en}, but got {_show(got)}.",
     )
     return kind(message)
+
+
+def check_feature_map(function: str, x: Any, channels: int) -> None:
+    """Raise a clear ValueError unless ``x`` is an N x ``channels`` x H x W tensor (argument ``x``)."""
+    if not hasattr(x, "dim") or x.dim() != 4 or x.shape[1] != channels:
+        raise bad_argument(function, "x", f"một tensor N x {channels} x H x W", f"an N x {channels} x H x W tensor", x)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .aspp import PoolingBatchNorm
 from .deeplab import _check_num_classes, apply_se, resolve_backbone, set_bn_momentum
-from .i18n import bad_argument
+from .i18n import bad_argument, check_feature_map
 
 __all__ = ["PSPNet", "PyramidPooling"]
 
@@ -62,14 +62,7 @@ class PyramidPooling(nn.Module):
         self.out_channels = in_channels + len(self.bins) * reduced
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise bad_argument(
-                "PyramidPooling.forward",
-                "x",
-                f"một tensor N x {self.in_channels} x H x W",
-                f"an N x {self.in_channels} x H x W tensor",
-                x,
-            )
+        check_feature_map("PyramidPooling.forward", x, self.in_channels)
         size = x.shape[-2:]
         levels = [F.interpolate(stage(x), size=size, mode="bilinear", align_corners=False) for stage in self.stages]
         return torch.cat([x, *levels], dim=1)
