@@ -321,3 +321,37 @@ def checksums_file() -> Path:
 def expected_checksums() -> dict[str, str]:
     """The pinned checksums of the default datasets (data/checksums.json)."""
     return json.loads(checksums_file().read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------- lesson 01: silhouettes of the shapes
+# (moved here from src/receptive_field.py; still importable as src.receptive_field.silhouette_loaders)
+
+
+def silhouette_loaders(
+    size: int = 64, batch_size: int = 16, train_count: int | None = None, val_count: int | None = None
+) -> tuple[DataLoader, DataLoader]:
+    """Loaders of the ``shapes`` masks drawn as black-and-white silhouettes (lesson 01's experiment).
+
+    The input is 1 inside any shape and 0 elsewhere (3 channels, normalised like
+    the images); the target is the shape class. Every pixel inside a shape looks
+    the same, so only context -- a receptive field that covers the shape --
+    tells a circle from a square or a triangle.
+    """
+    from torch.utils.data import TensorDataset
+
+    loaders = []
+    for split, count in (("train", train_count), ("val", val_count)):
+        data = TextureMosaics("shapes", split, size, count)
+        masks = torch.from_numpy(data.masks.astype("int64"))
+        images = ((masks > 0).float()[:, None].expand(-1, 3, -1, -1) - MEAN) / STD
+        dataset = TensorDataset(images.contiguous(), masks)
+        dataset.num_classes = data.num_classes  # type: ignore[attr-defined]
+        dataset.palette, dataset.class_names = data.palette, data.class_names  # type: ignore[attr-defined]
+        dataset.masks = data.masks  # type: ignore[attr-defined]
+        dataset.images = ((masks > 0).numpy()[..., None].repeat(3, -1) * 255).astype("uint8")  # type: ignore[attr-defined]
+        generator = torch.Generator().manual_seed(0)
+        shuffle = split == "train"
+        loaders.append(
+            DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, drop_last=shuffle)
+        )
+    return loaders[0], loaders[1]

@@ -117,3 +117,33 @@ class FCN(nn.Module):
             raise bad_argument("FCN.forward", "x", "một tensor N x C x H x W", "an N x C x H x W tensor", x)
         features = self.backbone(x)["layer4"]
         return F.interpolate(self.head(features), size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+# ----------------------------------------------------------------------------- lesson 01: the RF ladder
+# (moved here from src/receptive_field.py; still importable as src.receptive_field.RFLadder)
+
+
+class RFLadder(nn.Sequential):
+    """Segmentation nets of equal depth whose receptive field grows with ``level`` (lesson 01's experiment).
+
+    Two stride-2 3x3 convolutions (output stride 4, RF 7), then four layers: the
+    first ``level`` are 3x3 convolutions with dilation 1, 2, 4, 8, the others
+    1x1 convolutions; then a 1x1 classifier. RF = 7, 15, 31, 63, 127 for level
+    0 ... 4, at the same depth, resolution and nearly the same cost.
+    """
+
+    def __init__(self, num_classes: int, level: int, width: int = 32, in_channels: int = 3) -> None:
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 4:
+            raise bad_argument("RFLadder", "level", "một số nguyên từ 0 đến 4", "an integer from 0 to 4", level)
+        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+            raise bad_argument("RFLadder", "num_classes", "một số nguyên >= 1", "an integer >= 1", num_classes)
+
+        def block(c_in: int, c_out: int, k: int, s: int = 1, d: int = 1) -> list[nn.Module]:
+            conv = nn.Conv2d(c_in, c_out, k, s, d * (k - 1) // 2, d, bias=False)
+            return [conv, nn.BatchNorm2d(c_out, momentum=0.3), nn.ReLU(inplace=True)]
+
+        layers = block(in_channels, width // 2, 3, 2) + block(width // 2, width, 3, 2)
+        for i in range(4):
+            layers += block(width, width, 3, d=2**i) if i < level else block(width, width, 1)
+        layers.append(nn.Conv2d(width, num_classes, 1))
+        super().__init__(*layers)

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import src
-from src import receptive_field as rf_module
 from src.receptive_field import (
     RFLadder,
     conv_chain,
@@ -33,6 +32,7 @@ from src.receptive_field import (
     show_receptive_field,
     smallest_depth,
 )
+from src.receptive_field import figure as rf_figure
 
 torch.set_num_threads(1)  # shared 2-core machine: 2 spinning OpenMP threads per process thrash under load
 
@@ -367,7 +367,7 @@ def test_explorer_widget_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
     matplotlib.use("Agg")
     monkeypatch.delenv("SRC_NO_WIDGETS", raising=False)
     calls = []
-    monkeypatch.setattr(rf_module, "show_receptive_field", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(rf_figure, "show_receptive_field", lambda *a, **k: calls.append((a, k)))
     ui = explorer(size=48)
     descriptions = [c.description for c in ui.children if hasattr(c, "description")]
     assert len([d for d in descriptions if d]) >= 7
@@ -407,3 +407,29 @@ def test_small_rf_fails_on_the_shapes_data() -> None:
         model = RFLadder(4, level)
         scores[level] = fit(model, train, val, epochs=5, lr=1e-2, device="cpu", progress_bar=False).final["val_miou"]
     assert scores[3] > scores[0] + 0.1, scores
+
+
+def test_package_keeps_the_public_names() -> None:
+    """The package re-exports every name of the former single module; moved pieces are the same objects."""
+    import src.data
+    import src.models
+    import src.receptive_field as rf
+
+    names = [
+        "LayerRow", "RFLadder", "RFReport", "conv_chain", "effective_receptive_field", "erf_coverage",
+        "explorer", "receptive_field", "rf_of_chain", "selfcheck_core", "show_receptive_field",
+        "silhouette_loaders", "smallest_depth",
+    ]  # fmt: skip
+    missing = [n for n in names if not hasattr(rf, n)]
+    assert not missing, missing
+    assert rf.RFLadder is src.models.RFLadder
+    assert rf.silhouette_loaders is src.data.silhouette_loaders
+
+
+def test_no_module_of_the_package_is_long() -> None:
+    from pathlib import Path
+
+    import src.receptive_field as rf
+
+    lengths = {p.name: len(p.read_text().splitlines()) for p in Path(rf.__file__).parent.glob("*.py")}
+    assert max(lengths.values()) <= 520, lengths
