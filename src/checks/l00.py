@@ -6,6 +6,7 @@ import torch
 
 from .. import metrics
 from ._core import CheckResult, exercise, run_check
+from ._hidden import register_hidden
 
 __all__ = ["check_confusion_matrix", "check_iou_from_confusion"]
 
@@ -53,3 +54,50 @@ def check_iou_from_confusion(fn) -> CheckResult:
             "TP is the diagonal; FP = column sum - TP; FN = row sum - TP. Convert to float.",
         ),
     )
+
+
+# ----------------------------------------------------------------------------- hidden cases (grader)
+def _hidden_label_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(1000)
+    cases = [
+        ((torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]), 4), {}),  # classes 2 and 3 absent: needs minlength
+        ((torch.tensor([1, 1, 1]), torch.tensor([0, 0, 2]), 3), {}),  # asymmetric: rows vs columns
+    ]
+    for classes, shape in ((5, (3, 5, 5)), (7, (7, 3)), (2, (1, 4, 6))):
+        pred = torch.randint(0, classes, shape, generator=g)
+        target = torch.randint(0, classes, shape, generator=g)
+        cases.append(((pred, target, classes), {}))
+    return cases
+
+
+def _hidden_cm_cases() -> list[tuple[tuple, dict]]:
+    cases = [((torch.tensor([[5, 1, 0], [3, 2, 4], [0, 0, 7]]),), {})]  # row sums != column sums
+    for p, t, c in (case[0] for case in _hidden_label_cases()):
+        cm = metrics.confusion_matrix(p, t, c, ignore_index=None) + torch.eye(c, dtype=torch.long)
+        cases.append(((cm,), {}))
+    return cases
+
+
+register_hidden(
+    "00-1",
+    "my_confusion_matrix",
+    _hidden_label_cases,
+    lambda p, t, c: metrics.confusion_matrix(p, t, c, ignore_index=None),
+    forbidden=("src.metrics.confusion_matrix", "src.metrics.per_class_iou", "src.metrics.segmentation_report"),
+    hint=(
+        "ô M[t, p] đếm số điểm ảnh có nhãn thật t và nhãn dự đoán p; ma trận luôn có C x C ô, kể cả lớp vắng mặt.",
+        "cell M[t, p] counts the pixels of true label t predicted as p; the matrix always has C x C cells, "
+        "absent classes included.",
+    ),
+)
+register_hidden(
+    "00-2",
+    "my_iou",
+    _hidden_cm_cases,
+    metrics.iou_from_confusion,
+    forbidden=("src.metrics.iou_from_confusion", "src.metrics.per_class_iou", "src.metrics.mean_iou"),
+    hint=(
+        "IoU của một lớp = TP / (TP + FP + FN): FP nằm trong cột của lớp, FN trong hàng; kết quả là số thực.",
+        "a class's IoU = TP / (TP + FP + FN): FP lies in the class's column, FN in its row; the result is a float.",
+    ),
+)
