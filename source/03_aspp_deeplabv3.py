@@ -207,7 +207,7 @@ print("same number of parameters:", count_parameters(ours) == count_parameters(t
 # * ResNet: để đạt OS 16 / 8, bước trượt của `layer4` (và `layer3`) bị bỏ và thay bằng hệ số giãn 2 (và 4). torchvision chỉ làm được việc này với khối Bottleneck (ResNet-50/101); với `BasicBlock` của ResNet-18/34 nó báo lỗi, nên `src.backbones` tự đặt `stride`, `dilation`, `padding` cho từng tích chập.
 # * DenseNet-121 (arXiv 1608.06993): giữa các khối dày đặc (*dense block*) có tầng chuyển tiếp với phép gộp trung bình $2\times2$. Để đạt OS 16 ta bỏ phép gộp của tầng chuyển tiếp cuối và giãn các tích chập $3\times3$ của khối cuối với hệ số 2; OS 8 bỏ thêm phép gộp trước khối thứ ba (giãn 2, khối cuối giãn 4).
 #
-# Ô dưới dựng các mô hình trên thiết bị `meta` (chỉ có kích thước, không cấp phát bộ nhớ, chạy tức thì), với ảnh vào $128\times128$, 21 lớp như PASCAL VOC.
+# Ô dưới dựng các mô hình trên thiết bị `meta` (chỉ có kích thước, không cấp phát bộ nhớ, chạy tức thì), với ảnh vào $513\times513$ (ô cắt huấn luyện của DeepLabv3), 21 lớp như PASCAL VOC. Ở kích thước này `layer4` rộng $33\times33$ (OS 16) hoặc $65\times65$ (OS 8), lớn hơn mọi hệ số giãn của ASPP; trên ảnh nhỏ, chẳng hạn $128\times128$ ($8\times8$ ở OS 16), các hệ số 12 và 18 chỉ còn thấy phần đệm (bài 02) và `src.aspp` cảnh báo `DegenerateASPPWarning`.
 
 # %% [markdown] lang="en"
 # ## 5. DeepLabV3 on ResNet and DenseNet-121
@@ -217,7 +217,7 @@ print("same number of parameters:", count_parameters(ours) == count_parameters(t
 # * ResNet: to reach OS 16 / 8 the stride of `layer4` (and `layer3`) is removed and replaced by dilation 2 (and 4). torchvision does this only for Bottleneck blocks (ResNet-50/101); with the `BasicBlock` of ResNet-18/34 it raises, so `src.backbones` sets each convolution's `stride`, `dilation` and `padding` itself.
 # * DenseNet-121 (arXiv 1608.06993): between dense blocks sit transition layers with a $2\times2$ average pooling. To reach OS 16 we remove the pooling of the last transition and dilate the $3\times3$ convolutions of the last block by 2; OS 8 also removes the pooling before the third block (dilation 2, last block 4).
 #
-# The cell below builds the models on the `meta` device (shapes only, no memory, instant), for a $128\times128$ input and 21 classes as in PASCAL VOC.
+# The cell below builds the models on the `meta` device (shapes only, no memory, instant), for a $513\times513$ input (DeepLabv3's training crop) and 21 classes as in PASCAL VOC. At this size `layer4` is $33\times33$ (OS 16) or $65\times65$ (OS 8), larger than every ASPP rate; on a small image, say $128\times128$ ($8\times8$ at OS 16), rates 12 and 18 would only see padding (lesson 02) and `src.aspp` warns with `DegenerateASPPWarning`.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -226,8 +226,8 @@ for name in ("resnet18", "resnet50", "resnet101", "densenet121"):
     for output_stride in (16, 8):
         with torch.device("meta"):
             model = DeepLabV3(name, 21, output_stride=output_stride)
-            feature = model.backbone(torch.empty(1, 3, 128, 128))["layer4"]
-            logits = model(torch.empty(1, 3, 128, 128))
+            feature = model.backbone(torch.empty(1, 3, 513, 513))["layer4"]
+            logits = model(torch.empty(1, 3, 513, 513))
         backbone_params = count_parameters(model.backbone)
         rows.append(
             {

@@ -339,19 +339,19 @@ show_refinement(photo, prior_photo, refined)
 #
 # ## 6. Tinh chỉnh dự đoán của DeepLabV3 trên ảnh ghép vân
 #
-# Ta huấn luyện nhanh một DeepLabV3 nhỏ (mạng xương sống `tiny`, *output stride* 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô), rồi so mIoU và điểm F trên biên (*boundary F-score*) trên tập kiểm định trước và sau CRF.
+# Ta huấn luyện nhanh một DeepLabV3 nhỏ (mạng xương sống `tiny`, *output stride* 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô; hệ số giãn của ASPP thu nhỏ theo bản đồ thành (1, 2, 3) như bài 02 dạy, vì (6, 12, 18) trên bản đồ $4\times4$ chỉ thấy phần đệm), rồi so mIoU và điểm F trên biên (*boundary F-score*) trên tập kiểm định trước và sau CRF.
 
 # %% [markdown] lang="en"
 # The red boundary follows the rim of the saucer and the cup — where the colour changes abruptly — instead of the ellipse. It also shows the CRF's limit: it knows only colour and position, so a region with the object's colour (a shadow, the dark table) can be dragged along.
 #
 # ## 6. Refining DeepLabV3's predictions on the texture mosaics
 #
-# We quickly train a small DeepLabV3 (the `tiny` backbone, output stride 16, so the feature map is only $4 \times 4$ on 64-pixel images: very coarse boundaries), then compare mIoU and the boundary F-score on the validation set before and after the CRF.
+# We quickly train a small DeepLabV3 (the `tiny` backbone, output stride 16, so the feature map is only $4 \times 4$ on 64-pixel images: very coarse boundaries; the ASPP rates are scaled down with the map to (1, 2, 3), as lesson 02 teaches, since (6, 12, 18) on a $4\times4$ map would only see padding), then compare mIoU and the boundary F-score on the validation set before and after the CRF.
 
 # %%
 src.seed_everything(0)
 train_loader, val_loader = make_loaders("mosaic", size=64, batch_size=16, train_count=192)
-model = DeepLabV3("tiny", num_classes=5, output_stride=16, channels=64).to(device)
+model = DeepLabV3("tiny", num_classes=5, output_stride=16, atrous_rates=(1, 2, 3), channels=64).to(device)
 EPOCHS = 6
 history = train.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=3e-3)
 

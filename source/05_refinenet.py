@@ -398,17 +398,17 @@ fig.tight_layout()
 # The latencies in the table were measured on a 2-core CPU shared with many other processes, so take them as indicative only; FLOPs and memory do not depend on the machine's load.
 
 # %% [markdown] lang="vi"
-# **Đo lại ngay trong notebook, ở kích thước nhỏ.** Cùng phép so sánh với mạng xương sống nhỏ của khoá học, ảnh $128\times128$, 5 lớp: RefineNet đầy đủ và rút gọn (32 kênh) so với DeepLabV3 ở OS 8 (64 kênh, như bài 03 và 06).
+# **Đo lại ngay trong notebook, ở kích thước nhỏ.** Cùng phép so sánh với mạng xương sống nhỏ của khoá học, ảnh $128\times128$, 5 lớp: RefineNet đầy đủ và rút gọn (32 kênh) so với DeepLabV3 ở OS 8 (64 kênh, hệ số giãn (2, 4, 6) như bài 03, vừa với bản đồ $8\times8$ của ảnh 64 điểm ảnh).
 
 # %% [markdown] lang="en"
-# **Measured again in this notebook, at a small size.** The same comparison with the course's tiny backbone, a $128\times128$ image, 5 classes: full and light-weight RefineNet (32 channels) against DeepLabV3 at OS 8 (64 channels, as in lessons 03 and 06).
+# **Measured again in this notebook, at a small size.** The same comparison with the course's tiny backbone, a $128\times128$ image, 5 classes: full and light-weight RefineNet (32 channels) against DeepLabV3 at OS 8 (64 channels, rates (2, 4, 6) as in lesson 03, which fit the $8\times8$ map of a 64-pixel image).
 
 # %%
 src.seed_everything(0)
 candidates = {
     "RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=False, features=32),
     "LW-RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=True, features=32),
-    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3("tiny", 5, output_stride=8, channels=64),
+    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3("tiny", 5, output_stride=8, atrous_rates=(2, 4, 6), channels=64),
 }
 x128 = torch.randn(2, 3, 128, 128)
 small = {}
@@ -465,7 +465,9 @@ def train_and_record(name, build):
 train_and_record("LW-RefineNet (tiny)", lambda: rn.RefineNet("tiny", 5, light=True, features=32))
 
 # %%
-train_and_record("DeepLabV3 (tiny, OS 8)", lambda: DeepLabV3("tiny", 5, output_stride=8, channels=64))
+train_and_record(
+    "DeepLabV3 (tiny, OS 8)", lambda: DeepLabV3("tiny", 5, output_stride=8, atrous_rates=(2, 4, 6), channels=64)
+)
 
 # %%
 results = pd.DataFrame(rows).set_index("model")

@@ -45,7 +45,7 @@ print(src.get_device())
 #
 # - **Dữ liệu**: biến thể `mosaic` (5 loại vân), ảnh 64×64, cùng tập huấn luyện và tập kiểm định cho mọi mô hình.
 # - **Mạng xương sống** (*backbone*): `TinyBackbone` ở output stride 8 (bài 02), khởi tạo ngẫu nhiên cùng một hạt giống.
-# - **Đầu ra của từng kiến trúc**, thu nhỏ cho vừa CPU (64 kênh thay vì 256–512): FCN là một đầu tích chập $3\times3$; DeepLabV3 thêm ASPP với đặc trưng mức ảnh (bài 03); PSPNet thêm gộp kim tự tháp với các ô 1, 2, 3, 6 (bài 03); RefineNet nhẹ dùng chuỗi hợp nhất đa độ phân giải và gộp phần dư chuỗi trên cả bốn tầng (bài 05).
+# - **Đầu ra của từng kiến trúc**, thu nhỏ cho vừa CPU (64 kênh thay vì 256–512): FCN là một đầu tích chập $3\times3$; DeepLabV3 thêm ASPP với đặc trưng mức ảnh (bài 03), hệ số giãn (2, 4, 6) thu nhỏ theo bản đồ đặc trưng $8\times8$ như bài 02 dạy (với (12, 24, 36) mặc định, các nhánh giãn chỉ thấy phần đệm); PSPNet thêm gộp kim tự tháp với các ô 1, 2, 3, 6 (bài 03); RefineNet nhẹ dùng chuỗi hợp nhất đa độ phân giải và gộp phần dư chuỗi trên cả bốn tầng (bài 05).
 # - **SE**: một khối SE ở cuối nhánh phần dư của mỗi khối trong mạng xương sống, cộng một khối scSE ở bộ giải mã (bài 06).
 # - **Huấn luyện**: Adam, cùng tốc độ học và lịch, cùng số epoch; đánh giá ở chế độ `eval()`.
 # - **CRF**: `src.crf.dense_crf` (đường nhanh, lưới permutohedral) với bộ tham số mà bài 04 dùng cho ảnh ghép vân (`compare.MOSAIC_CRF`; tham số mặc định của DeepLab được chỉnh cho ảnh màu cỡ 500 điểm ảnh và làm mượt quá tay ảnh xám 64 điểm ảnh), áp lên xác suất softmax của từng ảnh kiểm định.
@@ -60,7 +60,7 @@ print(src.get_device())
 #
 # - **Data**: the `mosaic` variant (5 textures), 64×64 images, the same training and validation sets for every model.
 # - **Backbone**: `TinyBackbone` at output stride 8 (lesson 02), randomly initialised from the same seed.
-# - **Each architecture's head**, shrunk to fit a CPU (64 channels instead of 256–512): FCN is a $3\times3$ convolutional head; DeepLabV3 adds ASPP with the image-level feature (lesson 03); PSPNet adds pyramid pooling with bins 1, 2, 3, 6 (lesson 03); the light-weight RefineNet uses chained multi-resolution fusion and chained residual pooling over all four stages (lesson 05).
+# - **Each architecture's head**, shrunk to fit a CPU (64 channels instead of 256–512): FCN is a $3\times3$ convolutional head; DeepLabV3 adds ASPP with the image-level feature (lesson 03), with rates (2, 4, 6) scaled to the $8\times8$ feature map as lesson 02 teaches (with the default (12, 24, 36) the atrous branches would only see padding); PSPNet adds pyramid pooling with bins 1, 2, 3, 6 (lesson 03); the light-weight RefineNet uses chained multi-resolution fusion and chained residual pooling over all four stages (lesson 05).
 # - **SE**: one SE block at the end of the residual branch of every backbone block, plus an scSE block in the decoder (lesson 06).
 # - **Training**: Adam, same learning rate and schedule, same number of epochs; evaluation in `eval()` mode.
 # - **CRF**: `src.crf.dense_crf` (the fast path, a permutohedral lattice) with the parameters lesson 04 uses for the mosaics (`compare.MOSAIC_CRF`; DeepLab's defaults were tuned for ~500-pixel colour photos and over-smooth 64-pixel grey images), applied to the softmax probabilities of each validation image.

@@ -65,7 +65,10 @@ def build_model(arch: str, num_classes: int, se: bool = False, output_stride: in
         model = FCN(num_classes, backbone=TinyBackbone(output_stride=output_stride))
         return add_se(model, "both") if se else model
     if arch == "deeplabv3":
-        return DeepLabV3("tiny", num_classes, output_stride=output_stride, channels=64, se=where)
+        # rates scaled to the 8x8 (64 px) - 12x12 (96 px) map at OS 8, as lesson 02 teaches: the default
+        # (12, 24, 36) would only see padding there (src.aspp.DegenerateASPPWarning)
+        rates = (2, 4, 6) if output_stride == 8 else (1, 2, 3)
+        return DeepLabV3("tiny", num_classes, output_stride=output_stride, atrous_rates=rates, channels=64, se=where)
     if arch == "pspnet":
         return PSPNet("tiny", num_classes, output_stride=output_stride, channels=64, se=where)
     return RefineNet("tiny", num_classes, light=True, features=64, se=where)

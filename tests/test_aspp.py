@@ -1,12 +1,25 @@
 """Tests for src.aspp: torchvision state_dict compatibility, shapes, batch size 1 in train mode, rates, errors."""
 
+import warnings
+from pathlib import Path
+
 import pytest
 import torch
 from torchvision.models.segmentation.deeplabv3 import ASPP as TorchvisionASPP
 from torchvision.models.segmentation.deeplabv3 import DeepLabHead as TorchvisionDeepLabHead
 
 import src
-from src.aspp import ASPP, ASPPPooling, DeepLabHead, PoolingBatchNorm, default_atrous_rates
+from src.aspp import (
+    ASPP,
+    ASPPPooling,
+    DeepLabHead,
+    DegenerateASPPWarning,
+    PoolingBatchNorm,
+    default_atrous_rates,
+    degenerate_rates,
+    scaled_atrous_rates,
+    valid_tap_fraction,
+)
 
 torch.set_num_threads(2)
 
@@ -46,7 +59,7 @@ def test_deeplab_head_loads_torchvision_state_dict_and_matches():
     assert list(ours.state_dict()) == list(ref.state_dict())
     ours.load_state_dict(ref.state_dict(), strict=True)
     ref.eval(), ours.eval()
-    x = torch.randn(1, 64, 16, 16)
+    x = torch.randn(1, 64, 20, 20)  # > 18: no branch degenerate
     with torch.no_grad():
         torch.testing.assert_close(ours(x), ref(x))
     # and the other way round: our weights into torchvision's head
@@ -160,3 +173,107 @@ def test_checks_of_lesson_03_aspp_exercises(capsys):
     assert not checks.check_image_pooling(no_relu).passed
     assert not checks.check_image_pooling(unsolved).passed
     assert "03-2" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- degenerate rates
+
+
+def test_degenerate_rate_warns_with_rate_map_size_and_valid_fraction():
+    src.set_language("en")
+    try:
+        aspp = ASPP(4, (2, 8), 4).eval()
+        with pytest.warns(DegenerateASPPWarning) as caught:
+            aspp(torch.randn(1, 4, 8, 8))
+        assert len(caught) == 1  # rate 2 is fine on 8x8, rate 8 is not
+        message = str(caught[0].message)
+        assert "rate 8" in message and "8x8" in message and "11%" in message  # 1 of 9 taps valid everywhere
+    finally:
+        src.set_language("vi")
+    with pytest.warns(DegenerateASPPWarning, match="hệ số giãn 8 .* 8x8"):
+        ASPP(4, (8,), 4).eval()(torch.randn(1, 4, 8, 8))
+
+
+def test_warning_once_per_module_and_map_size_and_on_either_side():
+    aspp = ASPP(4, (6,), 4).eval()
+    with pytest.warns(DegenerateASPPWarning, match="20x6"):
+        aspp(torch.randn(1, 4, 20, 6))  # the width alone is enough
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        aspp(torch.randn(1, 4, 20, 6))  # already warned for this size
+        aspp(torch.randn(1, 4, 7, 7))  # rate 6 < 7: fine
+    assert issubclass(DegenerateASPPWarning, UserWarning)
+
+
+def test_no_warning_when_every_rate_fits():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ASPP(4, (2, 4, 6), 4).eval()(torch.randn(1, 4, 8, 8))
+        DeepLabHead(4, 3, atrous_rates=(6, 12, 18)).eval()(torch.randn(1, 4, 33, 33))
+
+
+def test_degenerate_branch_really_is_a_1x1_convolution():
+    # why we warn: zeroing the off-centre taps of a rate >= side branch leaves the output unchanged
+    torch.manual_seed(0)
+    aspp = ASPP(4, (8,), 4).eval()
+    x = torch.randn(2, 4, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateASPPWarning)
+        before = aspp(x)
+        conv = aspp.convs[1][0]
+        centre = conv.weight.data[:, :, 1, 1].clone()
+        conv.weight.data.zero_()
+        conv.weight.data[:, :, 1, 1] = centre
+        torch.testing.assert_close(aspp(x), before)
+
+
+def test_valid_tap_fraction_and_degenerate_rates():
+    assert valid_tap_fraction(8, 8, 8) == pytest.approx(1 / 9)
+    assert valid_tap_fraction(100, 100, 1) == pytest.approx((98 + 2 * 2 / 3) ** 2 / 100**2)
+    assert valid_tap_fraction(8, 20, 8) == pytest.approx(1 / 3 * valid_tap_fraction(20, 20, 8) ** 0.5)
+    assert degenerate_rates((2, 4, 6), 8, 8) == ()
+    assert degenerate_rates((6, 12, 18), 8, 16) == (12, 18)
+    assert degenerate_rates((12, 24, 36), 8, 8) == (12, 24, 36)
+
+
+def test_scaled_atrous_rates():
+    assert scaled_atrous_rates(33) == (6, 12, 18)  # DeepLabv3's 513-px crop at OS 16
+    assert scaled_atrous_rates(65, (12, 24, 36), 65) == (12, 24, 36)
+    for size in (4, 8, 12, 16):
+        rates = scaled_atrous_rates(size)
+        assert degenerate_rates(rates, size, size) == ()
+        assert list(rates) == sorted(set(rates))  # strictly increasing
+    with pytest.raises(ValueError, match="feature_size"):
+        scaled_atrous_rates(1)
+    with pytest.raises(ValueError, match="atrous_rates"):
+        scaled_atrous_rates(8, (0, 2))
+
+
+def test_course_model_configs_are_not_degenerate():
+    """compare.build_model (lesson 07, benchmarks) and lesson 03's ablation at the sizes they are used."""
+    from src import compare
+    from src.deeplab import context_ablation
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateASPPWarning)
+        for size in (64, 96):
+            compare.build_model("deeplabv3", 5).eval()(torch.randn(1, 3, size, size))
+        for model in context_ablation(num_classes=4).values():
+            model.eval()(torch.randn(1, 3, 64, 64))
+
+
+def test_executed_notebooks_show_no_degenerate_aspp_warning():
+    """The executed solutions (what `make notebooks` produced) never print a DegenerateASPPWarning."""
+    import json
+
+    root = Path(__file__).resolve().parent.parent / "solutions"
+    notebooks = sorted(root.glob("*/*.ipynb"))
+    if not notebooks:
+        pytest.skip("no generated notebooks")
+    offenders = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            for output in cell.get("outputs", []):
+                text = "".join(output.get("text", [])) + json.dumps(output.get("data", {}))
+                if "DegenerateASPPWarning" in text:
+                    offenders.append(path.name)
+    assert not offenders, f"DegenerateASPPWarning in {sorted(set(offenders))}: rebuild after fixing the rates"

@@ -41,7 +41,7 @@ def check_aspp_forward(learner: Callable[..., Any]) -> CheckResult:
     cases = [
         ((_aspp(8, (1, 2, 3), 4, True, 0), torch.randn(2, 8, 9, 9, generator=g)), {}),
         ((_aspp(6, (2, 5), 3, False, 1), torch.randn(1, 6, 7, 10, generator=g)), {}),
-        ((_aspp(4, (6, 12, 18), 5, True, 2), torch.randn(3, 4, 16, 16, generator=g)), {}),
+        ((_aspp(4, (6, 12, 18), 5, True, 2), torch.randn(3, 4, 20, 20, generator=g)), {}),  # rates < side
     ]
     with torch.no_grad():
         return run_check(
