@@ -42,8 +42,10 @@ __all__ = [
     "TEXTURES",
     "VARIANTS",
     "TextureMosaics",
+    "cache_dir",
     "dataset_checksum",
     "make_loaders",
+    "real_dataset",
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -226,12 +228,47 @@ def dataset_checksum(images: np.ndarray, masks: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def _user_cache_root() -> Path:
+    """The per-user cache folder of this OS (XDG on Linux, ~/Library/Caches on macOS, LOCALAPPDATA on Windows)."""
+    import os
+    import sys
+
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "segmentation-course"
+
+
+def cache_dir() -> Path:
+    """Where the built datasets are cached (created on first write).
+
+    1. ``$SRC_DATA_DIR`` when set (any folder you choose);
+    2. ``data/cache`` of the clone when ``src`` runs from a clone (``make lab``,
+       ``pip install -e .``): next to data/README.md, removed by ``make clean``;
+    3. otherwise (``pip install`` of the package, e.g. on Colab) a per-user
+       cache folder such as ``~/.cache/segmentation-course``, never inside
+       site-packages.
+    """
+    import os
+
+    chosen = os.environ.get("SRC_DATA_DIR")
+    if chosen:
+        return Path(chosen).expanduser()
+    clone = Path(__file__).resolve().parent.parent
+    if (clone / "pyproject.toml").is_file() and (clone / "data" / "README.md").is_file():
+        return DATA_DIR / "cache"
+    return _user_cache_root()
+
+
 def _cache_path(variant: str, split: str, size: int, count: int, seed: int) -> Path:
-    return DATA_DIR / "cache" / f"v{BUILD_VERSION}_{variant}_{split}_{size}px_{count}_seed{seed}.npz"
+    return cache_dir() / f"v{BUILD_VERSION}_{variant}_{split}_{size}px_{count}_seed{seed}.npz"
 
 
 def load_arrays(variant: str, split: str, size: int, count: int, seed: int = 0, cache: bool = True):
-    """Images and masks from the cache under ``data/cache``; (re)built when missing or corrupt."""
+    """Images and masks from the cache (see :func:`cache_dir`); (re)built when missing or corrupt."""
     path = _cache_path(variant, split, size, count, seed)
     if cache and path.exists():
         try:
@@ -315,12 +352,21 @@ def make_loaders(
 
 
 def checksums_file() -> Path:
-    return DATA_DIR / "checksums.json"
+    """The pinned checksums, shipped inside the package (``src/checksums.json``) so an installed ``src`` has them."""
+    return Path(__file__).resolve().parent / "checksums.json"
 
 
 def expected_checksums() -> dict[str, str]:
-    """The pinned checksums of the default datasets (data/checksums.json)."""
+    """The pinned checksums of the default datasets (src/checksums.json)."""
     return json.loads(checksums_file().read_text(encoding="utf-8"))
+
+
+# ----------------------------------------------------------------------------- real datasets (lesson 07, optional)
+def real_dataset(name: str, root, split: str, size: int = 128, download: bool = False, count: int | None = None):
+    """Pascal VOC 2012 / Oxford-IIIT Pet in the course's conventions: see :func:`src.real_data.real_dataset`."""
+    from .real_data import real_dataset as _real_dataset
+
+    return _real_dataset(name, root, split, size, download, count)
 
 
 # ----------------------------------------------------------------------------- lesson 01: silhouettes of the shapes
