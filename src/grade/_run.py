@@ -1,0 +1,143 @@
+"""Execute one notebook in the isolated child and bring back the harness answer (see :mod:`src.grade`)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..i18n import tr
+from . import _harness, _sandbox
+
+#: all cell outputs of a notebook together may not exceed this (bytes of JSON); the rest is dropped
+MAX_OUTPUT = 16 * 2**20
+
+
+@dataclass
+class Run:
+    """What one execution gave: the harness answer (or None), where and why it stopped, cell errors."""
+
+    answer: dict[str, Any] | None = None
+    stopped: str | None = None  # "timeout", "dead", "error"
+    stopped_at: int = -1  # index of the cell (in the executed list)
+    message: str = ""
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (cell index, exception name)
+    output_dropped: bool = False
+    seconds: float = 0.0
+    leftovers: int = 0  # processes still carrying the token after the kernel was shut down
+
+
+def _client_class() -> type:
+    from nbclient import NotebookClient
+
+    class Client(NotebookClient):
+        """nbclient with a cap on the outputs it keeps (a notebook may print gigabytes)."""
+
+        harness_index = -1
+        output_bytes = 0
+        dropped = False
+
+        def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
+            if cell_index != self.harness_index:
+                try:
+                    size = len(json.dumps(msg.get("content", {}), default=str))
+                except (TypeError, ValueError):
+                    size = MAX_OUTPUT
+                self.output_bytes += size
+                if self.output_bytes > MAX_OUTPUT:
+                    self.dropped = True
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    return Client
+
+
+def execute(
+    cells: list[str],
+    config: dict[str, Any],
+    timeout_per_cell: float,
+    isolation: _sandbox.Isolation,
+    extra_ro: list[Path],
+    harness_timeout: float,
+) -> Run:
+    """Run ``cells`` then the harness in a fresh child; never raises for what the cells do."""
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    run = Run()
+    box = Path(tempfile.mkdtemp(prefix="sg-"))
+    token = secrets.token_hex(16)
+    nonce = secrets.token_hex(16)
+    for sub in ("ipc", "home", "work"):
+        (box / sub).mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.cells.append(nbformat.v4.new_code_cell(_harness.harness_cell({**config, "nonce": nonce})))
+    pids: list[int] = []
+    argv = _sandbox.kernel_argv(isolation, box, box / "work", extra_ro, token)
+    manager = _sandbox.kernel_manager_class(argv, _sandbox.kernel_env(box, token), pids, box / "ipc" / "k.json")
+    current = {"index": -1}
+    harness_index = len(cells)
+
+    def on_cell_start(cell: Any, cell_index: int) -> None:
+        current["index"] = cell_index
+
+    def timeout_of(cell: Any) -> int:
+        return int(max(1, round(harness_timeout if current["index"] == harness_index else timeout_per_cell)))
+
+    client = _client_class()(
+        notebook,
+        timeout=None,
+        timeout_func=timeout_of,
+        kernel_name="python3",
+        kernel_manager_class=manager,
+        shutdown_kernel="immediate",
+        allow_errors=True,
+        startup_timeout=180,
+        resources={"metadata": {"path": str(box / "work")}},
+        on_cell_start=on_cell_start,
+    )
+    client.harness_index = harness_index
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellTimeoutError:
+        run.stopped, run.stopped_at = "timeout", current["index"]
+    except DeadKernelError:
+        run.stopped, run.stopped_at = "dead", current["index"]
+    except Exception as exc:  # the kernel did not start, a protocol error, ...
+        run.stopped, run.stopped_at = "error", current["index"]
+        run.message = f"{type(exc).__name__}: {str(exc)[:200]}"
+    finally:
+        run.seconds = time.perf_counter() - start
+        run.leftovers = _sandbox.kill_everything(pids[0] if pids else None, token)
+        shutil.rmtree(box, ignore_errors=True)
+    run.output_dropped = client.dropped
+    for index, cell in enumerate(notebook.cells[:harness_index]):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                run.errors.append((index, str(output.get("ename", "?"))[:80]))
+                break
+    if run.stopped is None or run.stopped_at >= harness_index:
+        run.answer = _harness.read_answer(notebook.cells[harness_index].get("outputs", []), nonce)
+    if run.stopped_at >= harness_index:
+        run.stopped = run.stopped or "error"
+    return run
+
+
+def stop_reason(run: Run, cell_numbers: list[int], timeout_per_cell: float) -> str:
+    """Why the execution stopped, naming the notebook's cell number (1-based)."""
+    if run.stopped_at >= len(cell_numbers) or run.stopped_at < 0:
+        where = tr("ở bước chấm điểm", "while grading the answers")
+    else:
+        where = tr(f"ở ô {cell_numbers[run.stopped_at]}", f"at cell {cell_numbers[run.stopped_at]}")
+    if run.stopped == "timeout":
+        return tr(f"quá thời gian {where} (> {timeout_per_cell:g} s)", f"timed out {where} (> {timeout_per_cell:g} s)")
+    if run.stopped == "dead":
+        return tr(f"kernel bị dừng đột ngột {where}", f"the kernel died {where}")
+    return tr(f"không chạy được notebook {where}: {run.message}", f"could not run the notebook {where}: {run.message}")
