@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from . import get_device, seed_everything
 from .i18n import bad_argument, tr
+from .registry import register_core
 
 __all__ = [
     "ARCHITECTURES",
@@ -268,6 +269,7 @@ def plot_comparison(rows: Sequence[Result]):
     return fig
 
 
+@register_core("07")
 def selfcheck_core(device: torch.device) -> str:
     """Build all eight models, run one forward/backward each at 64 x 64 on ``device``."""
     x = torch.randn(2, 3, 64, 64, device=device)

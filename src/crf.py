@@ -36,6 +36,7 @@ import torch
 
 from .i18n import bad_argument, tr
 from .permutohedral import PermutohedralLattice
+from .registry import register_core
 
 __all__ = [
     "EXACT_MAX_PIXELS",
@@ -286,6 +287,7 @@ def ellipse_prior(
     return torch.stack([1 - fg, fg])
 
 
+@register_core("04")
 def selfcheck_core(device: torch.device) -> str:
     """Run both CRF paths on a small synthetic image on ``device``; a one-line summary."""
     gen = torch.Generator().manual_seed(0)

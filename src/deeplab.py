@@ -23,6 +23,7 @@ from .aspp import DeepLabHead, default_atrous_rates
 from .backbones import build_backbone
 from .i18n import bad_argument
 from .models import BN_MOMENTUM
+from .registry import register_core
 
 __all__ = [
     "ABLATION",
@@ -175,6 +176,7 @@ class DeepLabV3(nn.Module):
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
+@register_core("03")
 def selfcheck_core(device: torch.device) -> str:
     """Lesson 03's core on ``device``: a tiny DeepLabV3 forward + backward (batch 2 and batch 1), losses; one line."""
     from .losses import cross_entropy, dice_loss, focal_loss

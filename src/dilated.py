@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .i18n import bad_argument
+from .registry import register_core
 
 __all__ = [
     "apply_multi_grid",
@@ -447,6 +448,7 @@ def output_stride_costs(
 
 
 # --------------------------------------------------------------------------- self-check
+@register_core("02")
 def selfcheck_core(device: torch.device) -> str:
     """Both from-scratch atrous convolutions (values and gradients) vs ``conv2d(dilation=r)``, and
     a forward + backward of the course's dilated backbone at output stride 8, on ``device``."""

@@ -29,6 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .i18n import bad_argument, tr
+from .registry import register_core
 
 __all__ = [
     "ChainedResidualPooling",
@@ -376,6 +377,7 @@ def draw_cascade(shapes: dict[str, Sequence[int]] | None = None, ax=None):
     return fig
 
 
+@register_core("05")
 def selfcheck_core(device: torch.device) -> str:
     """Forward + backward of a light and a full RefineNet (tiny backbone) at an odd size on ``device``."""
     from .models import TinyBackbone

@@ -26,6 +26,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .i18n import bad_argument, tr
+from .registry import register_core
 
 __all__ = [
     "DECODER_BLOCKS",
@@ -371,6 +372,7 @@ def class_gate_means(
     return result
 
 
+@register_core("06")
 def selfcheck_core(device: torch.device) -> str:
     """SE-ResNet-18 and a tiny FCN with SE everywhere: forward + backward on ``device``; a one-line summary."""
     from .models import FCN, count_parameters

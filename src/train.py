@@ -23,11 +23,11 @@ from torch.utils.data import DataLoader
 
 from . import get_device
 from .i18n import bad_argument, tr
+from .losses import IGNORE_INDEX
 from .metrics import boundary_f1, confusion_matrix, iou_from_confusion, pixel_accuracy
+from .registry import register_core
 
-__all__ = ["History", "evaluate", "fit", "load_checkpoint", "predict", "save_checkpoint"]
-
-IGNORE_INDEX = 255
+__all__ = ["IGNORE_INDEX", "History", "evaluate", "fit", "load_checkpoint", "predict", "save_checkpoint"]
 
 
 def progress(iterable: Any = None, **kwargs: Any):
@@ -103,8 +103,10 @@ def predict(model: nn.Module, images: torch.Tensor, device: torch.device | str |
     device = torch.device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
-    logits = _output(model, images.to(device))
-    model.train(was_training)
+    try:
+        logits = _output(model, images.to(device))
+    finally:  # a forward that raises must not leave the model in eval mode
+        model.train(was_training)
     return _labels(logits).cpu()
 
 
@@ -126,16 +128,22 @@ def evaluate(
     model.eval()
     cm = torch.zeros(num_classes, num_classes, dtype=torch.long)
     total, batches, preds, targets = 0.0, 0, [], []
-    for images, masks in loader:
-        images, masks = images.to(device), masks.to(device)
-        logits = _output(model, images)
-        total += loss_fn(logits, masks).item()
-        batches += 1
-        labels = _labels(logits).cpu()
-        cm += confusion_matrix(labels, masks.cpu(), num_classes, IGNORE_INDEX)
-        preds.append(labels)
-        targets.append(masks.cpu())
-    model.train(was_training)
+    try:
+        for images, masks in loader:
+            images, masks = images.to(device), masks.to(device)
+            logits = _output(model, images)
+            total += loss_fn(logits, masks).item()
+            batches += 1
+            labels = _labels(logits).cpu()
+            cm += confusion_matrix(labels, masks.cpu(), num_classes, IGNORE_INDEX)
+            preds.append(labels)
+            targets.append(masks.cpu())
+    finally:  # restore the caller's mode even when a batch raises (or the loop is interrupted)
+        model.train(was_training)
+    if not batches:
+        raise bad_argument(
+            "evaluate", "loader", "một loader có ít nhất một batch", "a loader with at least one batch", loader
+        )
     iou = iou_from_confusion(cm)
     valid = ~torch.isnan(iou)
     return {
@@ -207,6 +215,27 @@ def fit(
     bar.close()
     history.seconds = time.perf_counter() - start
     return history
+
+
+@register_core("00")
+def selfcheck_core(device: torch.device) -> str:
+    """Lesson 00's core for ``python -m src.selfcheck``: a few FCN training steps on the mosaics, then mIoU."""
+    from . import data, metrics, models
+
+    train_set = data.TextureMosaics("mosaic", "train", size=64, count=32)
+    model = models.FCN(5, output_stride=8).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), 3e-3)
+    images = torch.stack([train_set[i][0] for i in range(32)]).to(device)
+    masks = torch.from_numpy(train_set.masks).long().to(device)
+    for _ in range(3):
+        loss = F.cross_entropy(model(images), masks)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    if not torch.isfinite(loss):
+        raise RuntimeError(f"FCN training loss is not finite: {loss.item()}")
+    miou = metrics.mean_iou(predict(model, images).cpu(), masks.cpu(), 5)
+    return f"FCN loss {loss.item():.3f}, train-batch mIoU {miou:.3f}"
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, **meta: Any) -> Path:
