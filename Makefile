@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CRF_STAMP := $(VENV)/.crf-installed
 
-.PHONY: lab test notebooks lessons bench lint format install crf crf-optional clean
+.PHONY: lab test notebooks lessons experiments bench lint format install crf crf-optional clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ notebooks: $(STAMP)
 # Only lessons/ (no execution); fast.
 lessons: $(STAMP)
 	$(BIN)/python tools/build.py --no-execute
+
+# Rerun every lesson claim (experiments/*.py, >= 5 seeds each; run by hand, not by CI);
+# each writes src/results/<name>.json, which the lessons read.
+experiments: $(STAMP)
+	for f in experiments/[!_]*.py; do echo "== $$f"; nice -n 10 $(BIN)/python $$f || exit 1; done
 
 bench: crf
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
