@@ -146,8 +146,9 @@ def test_every_stored_result_is_valid_with_enough_seeds():
 
 
 def test_results_are_declared_as_package_data():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     assert "results/*.json" in pyproject["tool"]["setuptools"]["package-data"]["src"]
