@@ -18,17 +18,16 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str) -> float | str:
+    """The number of seconds, or the (translated) reason it is not one."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
     if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            tr(
-                f"--timeout-per-cell cần một số giây hữu hạn > 0 (ví dụ 120 hoặc 2.5), nhận được {text!r}",
-                f"--timeout-per-cell needs a finite number of seconds > 0 (e.g. 120 or 2.5), got {text!r}",
-            )
+        return tr(
+            f"--timeout-per-cell cần một số giây hữu hạn > 0 (ví dụ 120 hoặc 2.5), nhận được {text!r}",
+            f"--timeout-per-cell needs a finite number of seconds > 0 (e.g. 120 or 2.5), got {text!r}",
         )
     return value
 
@@ -37,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Returns 0 when grading ran (whatever the scores), exits 2 for bad usage."""
     from . import (
         DEFAULT_TIMEOUT,
+        _load_spec_files,
         find_notebooks,
         format_table,
         grade_notebooks,
@@ -46,6 +46,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    joined, i = [], 0
+    while i < len(argv):  # "--timeout-per-cell -inf" is a value, not an option
+        if argv[i] == "--timeout-per-cell" and i + 1 < len(argv):
+            joined.append(f"--timeout-per-cell={argv[i + 1]}")
+            i += 2
+        else:
+            joined.append(argv[i])
+            i += 1
+    argv = joined
     for i, arg in enumerate(argv):  # the language first, so that every message uses it
         if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in ("vi", "en"):
             set_language(argv[i + 1])
@@ -65,8 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--timeout-per-cell",
-        type=_seconds,
-        default=DEFAULT_TIMEOUT,
+        default=str(DEFAULT_TIMEOUT),
         metavar="S",
         help=tr(f"giới hạn giây cho mỗi ô (mặc định {DEFAULT_TIMEOUT:g})", f"seconds per cell ({DEFAULT_TIMEOUT:g})"),
     )
@@ -76,10 +84,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="auto",
         help=tr("mức cách ly (mặc định auto)", "isolation level (default auto)"),
     )
+    parser.add_argument(
+        "--spec-file",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=tr("tệp Python đăng ký thêm trường hợp ẩn", "a Python file registering extra hidden specs"),
+    )
     parser.add_argument("--lang", choices=("vi", "en"), help=tr("ngôn ngữ của thông báo", "language of the messages"))
     args = parser.parse_args(argv)
     if args.lang:
         set_language(args.lang)
+    args.timeout_per_cell = _seconds(args.timeout_per_cell)
+    if isinstance(args.timeout_per_cell, str):
+        parser.error(args.timeout_per_cell)
     for target in [args.csv] if args.csv else []:
         if not Path(target).resolve().parent.is_dir():
             parser.error(tr(f"không có thư mục để ghi {target}", f"no folder to write {target} in"))
@@ -91,6 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if not notebooks:
         parser.error(tr("không tìm thấy notebook nào", "no notebook found"))
+    for item in args.spec_file:
+        if not Path(item).is_file():
+            parser.error(tr(f"--spec-file {item}: không có tệp này", f"--spec-file {item}: no such file"))
+    try:
+        _load_spec_files(args.spec_file)
+    except Exception as exc:
+        parser.error(f"--spec-file: {type(exc).__name__}: {exc}")
     lessons = known_lessons()
     for item in args.paths:  # a notebook named on the command line must be gradable; in a folder it gets a row
         if Path(item).is_dir():
@@ -109,7 +134,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     try:
         results = grade_notebooks(
-            args.paths, args.timeout_per_cell, out=args.out, csv_path=args.csv, isolation=args.isolation
+            args.paths,
+            args.timeout_per_cell,
+            out=args.out,
+            csv_path=args.csv,
+            isolation=args.isolation,
+            spec_files=args.spec_file,
         )
     except RuntimeError as exc:  # --isolation bubblewrap where it cannot work
         parser.error(str(exc))

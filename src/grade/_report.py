@@ -187,5 +187,7 @@ def class_summary(results: Sequence[Any]) -> str:
         if failures:
             kind, count = failures.most_common(1)[0]
             common = f"{kind or _status_word('not run')} ({count})"
-        lines.append(f"| {e} {_title(e)} | {passed}/{len(graded)} | {common.replace('|', chr(92) + '|')} |")
+        lines.append(
+            f"| {f'{e} {_title(e)}'.strip()} | {passed}/{len(graded)} | {common.replace('|', chr(92) + '|')} |"
+        )
     return "\n".join(lines) + "\n"
