@@ -21,8 +21,6 @@ from src.aspp import (
     valid_tap_fraction,
 )
 
-torch.set_num_threads(2)
-
 
 def _randomise_bn(module: torch.nn.Module) -> None:
     # non-trivial running statistics, so that a wrong BN mapping would show up

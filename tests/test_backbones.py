@@ -8,8 +8,6 @@ import torchvision
 import src
 from src.backbones import BACKBONES, build_backbone
 
-torch.set_num_threads(2)
-
 
 def _strides(model: nn.Module, size: int = 64) -> dict[str, int]:
     model.eval()

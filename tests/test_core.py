@@ -30,12 +30,23 @@ def test_bad_argument_names_argument_expected_and_got():
     assert isinstance(err, TypeError) and "số nguyên >= 1" in str(err)
 
 
-def test_get_device_default_is_available(monkeypatch):
+@pytest.mark.parametrize(
+    ("available", "expected"),
+    [({"cpu"}, "cpu"), ({"cpu", "mps"}, "mps"), ({"cpu", "cuda"}, "cuda"), ({"cpu", "cuda", "mps"}, "cuda")],
+)
+def test_get_device_prefers_cuda_then_mps_then_cpu(monkeypatch, available, expected):
+    monkeypatch.delenv("SRC_DEVICE", raising=False)
+    monkeypatch.setattr(src, "_available", lambda kind: kind in available)
+    assert src.get_device().type == expected
+
+
+def test_get_device_default_is_usable_here(monkeypatch):
     monkeypatch.delenv("SRC_DEVICE", raising=False)
     device = src.get_device()
-    expected = "cuda" if torch.cuda.is_available() else device.type
+    mps = getattr(torch.backends, "mps", None)
+    expected = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
     assert device.type == expected
-    torch.zeros(1, device=device)
+    assert torch.ones(2, device=device).sum().item() == 2
 
 
 def test_get_device_env_override(monkeypatch):

@@ -17,7 +17,6 @@ from src import checks, crf
 from src.data import TextureMosaics
 from src.permutohedral import PermutohedralLattice
 
-torch.set_num_threads(2)
 PARAMS = {"bilateral_weight": 10, "theta_alpha": 80, "theta_beta": 13, "gaussian_weight": 3, "theta_gamma": 3}
 
 

@@ -8,8 +8,6 @@ from src.backbones import build_backbone
 from src.deeplab import DeepLabV3
 from src.models import count_parameters
 
-torch.set_num_threads(2)
-
 
 def test_tiny_multiclass_forward_backward():
     model = DeepLabV3("tiny", 4, output_stride=8, atrous_rates=(1, 2, 3), channels=16)

@@ -14,8 +14,6 @@ from hypothesis import strategies as st
 import src
 from src import dilated as d
 
-torch.set_num_threads(1)
-
 
 @pytest.fixture(autouse=True)
 def _english():

@@ -6,8 +6,6 @@ import torch.nn.functional as F
 
 from src.pspnet import PSPNet, PyramidPooling
 
-torch.set_num_threads(2)
-
 
 def test_pyramid_pooling_shapes():
     ppm = PyramidPooling(32)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 
 import pytest
 import torch
@@ -33,8 +32,6 @@ from src.receptive_field import (
     smallest_depth,
 )
 from src.receptive_field import figure as rf_figure
-
-torch.set_num_threads(1)  # shared 2-core machine: 2 spinning OpenMP threads per process thrash under load
 
 
 # ----------------------------------------------------------------------------- independent measurement
@@ -288,12 +285,9 @@ def test_selfcheck_core() -> None:
     assert line.startswith("receptive_field: ok"), line
 
 
-def test_resnet101_under_one_second() -> None:
-    receptive_field(nn.Conv2d(3, 3, 3), 8)  # imports warmed up
-    model = tvm.resnet101(weights=None)
-    start = time.perf_counter()
-    report = receptive_field(model, 224)
-    assert time.perf_counter() - start < 1.0
+def test_resnet101_receptive_field() -> None:
+    """ResNet-101's RF at 224 px; its speed (< 1 s) is measured by benchmarks/bench_receptive_field.py."""
+    report = receptive_field(tvm.resnet101(weights=None), 224)
     assert report.size == 971
 
 

@@ -14,8 +14,6 @@ import src.checks
 from src import refinenet as rn
 from src.models import TinyBackbone
 
-torch.set_num_threads(2)
-
 
 @pytest.fixture(autouse=True)
 def _english():
