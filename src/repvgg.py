@@ -39,6 +39,7 @@ from .se import SEBlock
 
 __all__ = [
     "RepVGG",
+    "RepVGGBackbone",
     "RepVGGBlock",
     "conv_bn",
     "deploy",
@@ -227,6 +228,31 @@ def repvgg_a0(num_classes: int = 1000, *, output_stride: int = 32, se: bool = Fa
 def repvgg_b0(num_classes: int = 1000, *, output_stride: int = 32, se: bool = False) -> RepVGG:
     """RepVGG-B0 (Ding et al., Table 2): 14.33M parameters once deployed, at ``num_classes=1000``."""
     return _repvgg("repvgg_b0", num_classes, output_stride, se)
+
+
+class RepVGGBackbone(nn.Module):
+    """RepVGG's five stages as a segmentation backbone (:class:`src.segmodel.SegmentationModel`).
+
+    ``forward`` returns ``{"layer1": ..., "layer4": ...}`` (stages 1-4 at strides 4, 8, 16 and 32 when
+    ``output_stride=32``), as :func:`src.backbones.build_backbone`'s backbones do; ``.channels`` gives their
+    widths. The classifier head (pooling, linear) is not built.
+    """
+
+    def __init__(self, name: str = "repvgg_a0", output_stride: int = 32, *, se: bool = False) -> None:
+        super().__init__()
+        check_choice("RepVGGBackbone", "name", name, tuple(CONFIGS))
+        net = _repvgg(name, 1, output_stride, se)
+        self.output_stride = output_stride
+        self.stem = net.stage0
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.stage1, net.stage2, net.stage3, net.stage4
+        self.channels = {f"layer{i}": net.widths[i] for i in range(1, 5)}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out, x = {}, self.stem(x)
+        for name in ("layer1", "layer2", "layer3", "layer4"):
+            x = getattr(self, name)(x)
+            out[name] = x
+        return out
 
 
 def deploy(model: nn.Module) -> nn.Module:

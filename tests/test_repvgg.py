@@ -170,3 +170,22 @@ def test_bad_output_stride_and_deploy_argument():
         repvgg.repvgg_a0(output_stride=4)
     with pytest.raises(TypeError, match="model"):
         repvgg.deploy("not a model")
+
+
+def test_backbone_returns_the_four_stages_at_the_output_stride():
+    backbone = repvgg.RepVGGBackbone("repvgg_a0", output_stride=8).eval()
+    out = backbone(torch.randn(1, 3, 64, 64))
+    assert list(out) == ["layer1", "layer2", "layer3", "layer4"]
+    assert (
+        {k: v.shape[1] for k, v in out.items()}
+        == backbone.channels
+        == {
+            "layer1": 48,
+            "layer2": 96,
+            "layer3": 192,
+            "layer4": 1280,
+        }
+    )
+    assert [v.shape[-1] for v in out.values()] == [16, 8, 8, 8]
+    with pytest.raises(ValueError, match="name"):
+        repvgg.RepVGGBackbone("repvgg_z9")
