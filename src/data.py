@@ -2,7 +2,7 @@
 
 No download, ever: every texture is a photograph that ships inside the
 ``scikit-image`` wheel (``brick``, ``grass``, ``gravel``, the ``moon`` surface
-and a crop of the ``immunohistochemistry`` slide). Three variants:
+and a crop of the ``immunohistochemistry`` slide). Four variants:
 
 ``mosaic``  each image is a Voronoi mosaic of 3-6 regions, each region a crop of
             one texture; the label is the texture (5 classes).
@@ -13,6 +13,9 @@ and a crop of the ``immunohistochemistry`` slide). Three variants:
             its neighbourhood (4 classes: background + 3 shapes).
 ``binary``  the ``mosaic`` layout, labelled 1 where the texture is ``grass``
             and 0 elsewhere (one logit, sigmoid / binary cross-entropy).
+``cue``     textured discs on a background, whose class (1 or 2) is given only
+            by a striped patch in one corner (horizontal or vertical stripes):
+            a global cue (lessons 03 and 06: image pooling, pyramid pooling, SE).
 
 Splits use disjoint parts of every photograph (rows 0-50 % for train, 50-75 %
 for val, 75-100 % for test) and fixed seeds, so the split is honest and the
@@ -49,7 +52,7 @@ __all__ = [
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-VARIANTS = ("mosaic", "shapes", "binary")
+VARIANTS = ("mosaic", "shapes", "binary", "cue")
 SPLITS = {"train": (0.0, 0.5), "val": (0.5, 0.75), "test": (0.75, 1.0)}
 DEFAULT_COUNTS = {"train": 320, "val": 64, "test": 64}
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
@@ -84,6 +87,7 @@ CLASSES = {
     "mosaic": TEXTURES,
     "shapes": ("background", "circle", "square", "triangle"),
     "binary": ("background", "grass"),
+    "cue": ("background", "object_cue_h", "object_cue_v"),
 }
 CLASS_NAMES_VI = {
     "brick": "gạch",
@@ -95,12 +99,16 @@ CLASS_NAMES_VI = {
     "circle": "hình tròn",
     "square": "hình vuông",
     "triangle": "tam giác",
+    "object_cue_h": "vật (dấu sọc ngang)",
+    "object_cue_v": "vật (dấu sọc dọc)",
 }
 PALETTES = {
     "mosaic": np.array([[215, 48, 39], [102, 189, 99], [253, 174, 97], [116, 173, 209], [171, 91, 192]], np.uint8),
     "shapes": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189], [116, 196, 118]], np.uint8),
     "binary": np.array([[60, 60, 60], [102, 189, 99]], np.uint8),
+    "cue": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189]], np.uint8),
 }
+
 _CACHE: dict[str, np.ndarray] = {}
 
 
@@ -154,6 +162,49 @@ def _shape_mask(kind: int, size: int, cy: float, cx: float, r: float, angle: flo
     return inside
 
 
+def _cue_image(
+    rng: np.random.Generator, textures: dict[str, np.ndarray], split: str, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One ``cue`` image: discs whose class is told only by a striped cue patch in a corner, far from most of them.
+
+    A darker background texture, 1-3 brighter textured discs, and in one random
+    corner a square of high-contrast stripes, horizontal or vertical. Every disc
+    pixel is labelled 1 when the stripes are horizontal, 2 when vertical; the
+    cue patch and the rest are background. Locally a disc looks the same under
+    either cue: only a global view (image pooling, SE's squeeze) or a receptive
+    field that reaches the corner tells the two classes apart.
+    """
+    background = int(rng.integers(0, len(TEXTURES)))
+    gray = 0.6 * _crop(rng, textures[TEXTURES[background]], split, size)
+    label = np.zeros((size, size), np.int64)
+    cue_kind = int(rng.integers(0, 2))
+    side = size // 4
+    y0 = 0 if rng.random() < 0.5 else size - side
+    x0 = 0 if rng.random() < 0.5 else size - side
+    occupied = np.zeros((size, size), bool)
+    occupied[max(0, y0 - side // 2) : y0 + side + side // 2, max(0, x0 - side // 2) : x0 + side + side // 2] = True
+    for _ in range(int(rng.integers(1, 4))):
+        for _attempt in range(20):
+            r = rng.uniform(0.1, 0.16) * size
+            cy, cx = rng.uniform(r, size - r, 2)
+            mask = _shape_mask(1, size, cy, cx, r, 0.0)
+            grown = _shape_mask(1, size, cy, cx, r * 1.3, 0.0)
+            if not (grown & occupied).any():
+                break
+        else:
+            continue
+        fill = int(rng.choice([t for t in range(len(TEXTURES)) if t != background]))
+        patch = _crop(rng, textures[TEXTURES[fill]], split, size)
+        gray[mask] = 0.4 + 0.6 * patch[mask]
+        label[mask] = 1 + cue_kind
+        occupied |= grown
+    period = max(2, size // 16)
+    stripes = (np.arange(side) // period) % 2  # 0 1 0 1 ... in bands of `period` pixels
+    cue = np.repeat(stripes[:, None], side, 1) if cue_kind == 0 else np.repeat(stripes[None, :], side, 0)
+    gray[y0 : y0 + side, x0 : x0 + side] = 0.15 + 0.7 * cue
+    return gray, label
+
+
 def _check_args(variant: str, split: str, size: int, count: int | None) -> None:
     if variant not in VARIANTS:
         raise bad_argument("TextureMosaics", "variant", f"một trong {VARIANTS}", f"one of {VARIANTS}", variant)
@@ -192,6 +243,8 @@ def generate(variant: str, split: str, size: int, count: int, seed: int = 0) -> 
             label = classes[cells]
             if variant == "binary":
                 label = (label == TEXTURES.index("grass")).astype(np.int64)
+        elif variant == "cue":
+            gray, label = _cue_image(rng, textures, split, size)
         else:
             background = int(rng.integers(0, len(TEXTURES)))
             # the background is darker and the shapes brighter: foreground vs background is

@@ -93,3 +93,22 @@ def test_make_loaders():
     assert len(val.dataset) == 4
     with pytest.raises(ValueError, match="batch_size"):
         data.make_loaders(batch_size=0)
+
+
+def test_cue_objects_are_labelled_by_the_corner_cue_only():
+    images, masks = data.generate("cue", "train", 64, 80)
+    side = 64 // 4
+    for image, mask in zip(images, masks):
+        classes = set(np.unique(mask)) - {0}
+        assert len(classes) == 1  # every object of one image has the same class ...
+        corners = [image[:side, :side, 0], image[:side, -side:, 0], image[-side:, :side, 0], image[-side:, -side:, 0]]
+        # ... the one cue: a striped corner (two grey levels only), horizontal stripes -> 1, vertical -> 2
+        striped = [c for c in corners if len(np.unique(c)) == 2]
+        assert len(striped) == 1
+        cue = striped[0].astype(int)
+        horizontal = (cue == cue[:, :1]).all()
+        assert classes == {1 if horizontal else 2}
+    # objects look alike under both cues: their grey level does not give the class away
+    means = [images[..., 0][masks == k].mean() for k in (1, 2)]
+    assert abs(means[0] - means[1]) < 10
+    assert 0.03 < (masks > 0).mean() < 0.3 and set(np.unique(masks)) == {0, 1, 2}
