@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "Phân vùng là gì, IoU/mIoU, bộ dữ liệu ghép vân, bốn họ đa tỉ lệ, FCN cơ sở"
+#       en: "What segmentation is, IoU/mIoU, the texture mosaics, four multi-scale families, an FCN baseline"
 # ---
 
 # %% [markdown] lang="vi"

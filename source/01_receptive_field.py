@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "Trường tiếp nhận: công thức truy hồi, bảng theo lớp, trường hiệu dụng, trình khám phá tương tác"
+#       en: "Receptive field: the recurrence, per-layer tables, the effective RF, an interactive explorer"
 # ---
 
 # %% [markdown] lang="vi"

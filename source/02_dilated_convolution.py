@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "Tích chập giãn từ đầu, hiện tượng lưới, trọng số hợp lệ, cái giá của output stride, multi-grid"
+#       en: "Dilated convolution from scratch, gridding, valid weights, the price of output stride, multi-grid"
 # ---
 
 # %% [markdown] lang="vi"

@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "ASPP và DeepLabV3 (ResNet, DenseNet-121), gộp kim tự tháp PSPNet, các hàm mất mát, thí nghiệm loại bỏ"
+#       en: "ASPP and DeepLabV3 (ResNet, DenseNet-121), PSPNet pyramid pooling, losses, an ablation"
 # ---
 
 # %% [markdown] lang="vi"

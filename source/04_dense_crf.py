@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "CRF kết nối đầy đủ: suy luận trường trung bình, so với pydensecrf, làm sắc biên"
+#       en: "The fully-connected CRF: mean-field inference, checked against pydensecrf, sharper boundaries"
 # ---
 
 # %% [markdown] lang="vi"

@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "RefineNet: RCU, hợp nhất đa độ phân giải, CRP, bộ nhớ so với ResNet giãn"
+#       en: "RefineNet: RCU, multi-resolution fusion, CRP, memory against dilated ResNets"
 # ---
 
 # %% [markdown] lang="vi"

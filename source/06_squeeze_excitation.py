@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "Squeeze-and-Excitation: khối SE, SE-ResNet, scSE, SE trong mô hình phân vùng"
+#       en: "Squeeze-and-Excitation: the block, SE-ResNet, scSE, SE inside a segmentation model"
 # ---
 
 # %% [markdown] lang="vi"

@@ -4,6 +4,10 @@
 #     display_name: Python 3 (ipykernel)
 #     language: python
 #     name: python3
+#   lesson:
+#     summary:
+#       vi: "Tổng kết: mọi mô hình trên một bảng (mIoU, điểm F biên, tham số, FLOPs, độ trễ, bộ nhớ)"
+#       en: "Capstone: every model on one table (mIoU, boundary F, parameters, FLOPs, latency, memory)"
 # ---
 
 # %% [markdown] lang="vi"

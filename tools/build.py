@@ -52,14 +52,169 @@ def strip_solutions(code: str) -> str:
     return _REGION.sub(repl, code)
 
 
+# The course's GitHub repository (owner/name) and branch, for Colab links and the Colab install of `src`.
+# Set SRC_GITHUB_REPO / SRC_GITHUB_BRANCH when building (tools/build.py, tools/site.py) to change them.
+GITHUB_REPO = "OWNER/segmentation-course"
+GITHUB_BRANCH = "main"
+BOOTSTRAP = """# Outside a clone of the course (Colab, a plain Jupyter) `src` is missing: install it once, quietly,
+# without touching torch / torchvision / numpy (SRC_COURSE_PIP overrides where it comes from).
+import importlib.util
+
+if importlib.util.find_spec("src") is None:
+    import importlib.metadata, os, subprocess, sys, tempfile
+
+    course = os.environ.get("SRC_COURSE_PIP", "git+https://github.com/{repo}.git@{branch}")
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--no-deps", course], check=True)
+    needed = {{"torch": "torch", "torchvision": "torchvision", "numpy": "numpy", "scipy": "scipy", "PIL": "pillow",
+              "skimage": "scikit-image", "matplotlib": "matplotlib", "pandas": "pandas", "tqdm": "tqdm"}}
+    missing = [name for module, name in needed.items() if importlib.util.find_spec(module) is None]
+    if missing:
+        kept = []
+        for name in ("torch", "torchvision", "numpy"):
+            try:
+                kept.append(f"{{name}}=={{importlib.metadata.version(name)}}")
+            except importlib.metadata.PackageNotFoundError:
+                pass
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
+            constraints.write("\\n".join(kept))
+        subprocess.run([*pip, "-c", constraints.name, *missing], check=True)
+    importlib.invalidate_caches()
+"""
+
+
+def github_repo() -> str:
+    """The course's GitHub ``owner/name`` (``SRC_GITHUB_REPO`` overrides :data:`GITHUB_REPO`)."""
+    return os.environ.get("SRC_GITHUB_REPO") or GITHUB_REPO
+
+
+def github_branch() -> str:
+    return os.environ.get("SRC_GITHUB_BRANCH") or GITHUB_BRANCH
+
+
+class SourceError(ValueError):
+    """A lesson source the build refuses; ``problems`` are ``"source/NN_x.py:LINE: what is wrong"`` lines."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+_CELL = re.compile(r"^# %%(.*)$")
+_LANG = re.compile(r'\blang="([^"]*)"')
+#: sections every lesson needs, per language: (word in the prose, what it is)
+SECTIONS = {
+    "vi": (("Mục tiêu", "goals"), ("Ghi nhớ", "key takeaways"), ("Tài liệu tham khảo", "references")),
+    "en": (("Goals", "goals"), ("Key takeaways", "key takeaways"), ("References", "references")),
+}
+
+
+def _where(source: Path) -> str:
+    try:
+        return str(source.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(source)
+
+
+def _cells(lines: list[str]) -> list[dict]:
+    """The percent-format cells: kind ("markdown", "code", "raw"), lang, first line number, lines (1-based)."""
+    cells: list[dict] = []
+    for number, line in enumerate(lines, 1):
+        match = _CELL.match(line)
+        if match:
+            rest = match.group(1)
+            kind = "markdown" if re.search(r"\[(markdown|md)\]", rest) else "raw" if "[raw]" in rest else "code"
+            lang = _LANG.search(rest)
+            cells.append({"kind": kind, "lang": lang.group(1) if lang else None, "line": number, "body": []})
+        elif cells:
+            cells[-1]["body"].append((number, line))
+    return cells
+
+
+def header_metadata(source: Path) -> dict:
+    """The notebook metadata of the source's jupytext header (``jupyter:`` block), e.g. ``lesson.summary``."""
+    return dict(jupytext.read(source, fmt="py:percent").metadata)
+
+
+def summary(source: Path) -> tuple[str, str]:
+    """The lesson's one-line (vi, en) summary for the README table, from its header's ``lesson.summary``."""
+    found = header_metadata(source).get("lesson", {}).get("summary", {})
+    return str(found.get("vi", "")), str(found.get("en", ""))
+
+
+def check_source(source: Path) -> None:
+    """Refuse a source the build would turn into a broken lesson; raise :class:`SourceError` naming file and line.
+
+    Checked: the header's ``lesson.summary`` (vi and en); every markdown cell has ``lang="vi"`` or
+    ``lang="en"``, and a vi cell is followed by its en twin; ``### BEGIN SOLUTION`` / ``### END SOLUTION``
+    balanced, inside one code cell and indented (inside a function body, so the stripped lesson still
+    runs); the prose of each language has goals, key takeaways and references (citing an arXiv id).
+    """
+    where = _where(source)
+    lines = source.read_text(encoding="utf-8").splitlines()
+    problems = []
+    cells = _cells(lines)
+    vi, en = summary(source) if lines and lines[0] == "# ---" else ("", "")
+    for lang, text in (("vi", vi), ("en", en)):
+        if not text.strip():
+            problems.append(f"{where}:1: header lacks `lesson: summary: {lang}:` (the README table's summary)")
+    for i, cell in enumerate(cells):
+        if cell["kind"] != "markdown":
+            continue
+        if cell["lang"] not in LANGS:
+            problems.append(f'{where}:{cell["line"]}: markdown cell without lang="vi" or lang="en"')
+            continue
+        if cell["lang"] == "vi":
+            nxt = cells[i + 1] if i + 1 < len(cells) else None
+            if nxt is None or nxt["kind"] != "markdown" or nxt["lang"] != "en":
+                problems.append(f"{where}:{cell['line']}: Vietnamese cell not followed by its English twin")
+        else:
+            prev = cells[i - 1] if i else None
+            if prev is None or prev["kind"] != "markdown" or prev["lang"] != "vi":
+                problems.append(f"{where}:{cell['line']}: English cell without its Vietnamese twin before it")
+    for cell in cells:
+        if cell["kind"] != "code":
+            continue
+        opened = None
+        for number, line in cell["body"]:
+            stripped = line.strip()
+            if stripped.startswith(BEGIN):
+                if opened is not None:
+                    problems.append(f"{where}:{number}: {BEGIN} while the one at line {opened} is still open")
+                opened = number
+                if not line[: len(line) - len(line.lstrip())]:
+                    problems.append(f"{where}:{number}: {BEGIN} is not indented (it must sit inside a function body)")
+            elif stripped.startswith(END):
+                if opened is None:
+                    problems.append(f"{where}:{number}: {END} without a {BEGIN} before it")
+                opened = None
+        if opened is not None:
+            problems.append(f"{where}:{opened}: {BEGIN} is never closed by {END} in its cell")
+    for lang in LANGS:
+        prose = [c for c in cells if c["kind"] == "markdown" and c["lang"] == lang]
+        text = "\n".join(line for c in prose for _, line in c["body"])
+        first = prose[0]["line"] if prose else 1
+        for word, what in SECTIONS[lang]:
+            if word not in text:
+                problems.append(f"{where}:{first}: the {lang} prose has no '{word}' ({what}) section")
+        references = text.split(SECTIONS[lang][2][0], 1)
+        if len(references) == 2 and "arXiv" not in references[1]:
+            problems.append(f"{where}:{first}: the {lang} references cite no paper by arXiv id")
+    if problems:
+        raise SourceError(problems)
+
+
 def language_cell(lang: str) -> nbformat.NotebookNode:
-    cell = nbformat.v4.new_code_cell(f'import src\n\nsrc.set_language("{lang}")')
+    """The first cell: the Colab bootstrap (installs `src` only when it is missing), then the language."""
+    bootstrap = BOOTSTRAP.format(repo=github_repo(), branch=github_branch())
+    cell = nbformat.v4.new_code_cell(f'{bootstrap}import src\n\nsrc.set_language("{lang}")')
     cell.metadata = {"tags": ["language"]}
     return cell
 
 
 def build(source: Path, lang: str, kind: str) -> nbformat.NotebookNode:
-    """The notebook of one language and kind ("solution" or "lesson"), unexecuted."""
+    """The notebook of one language and kind ("solution" or "lesson"), unexecuted; refuses a bad source."""
+    check_source(source)
     text = jupytext.read(source, fmt="py:percent")
     nb = nbformat.v4.new_notebook()
     nb.cells.append(language_cell(lang))
@@ -135,42 +290,6 @@ def write(nb: nbformat.NotebookNode, path: Path) -> None:
     path.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
 
 
-SUMMARIES = {
-    "00": (
-        "Phân vùng là gì, IoU/mIoU, bộ dữ liệu ghép vân, bốn họ đa tỉ lệ, FCN cơ sở",
-        "What segmentation is, IoU/mIoU, the texture mosaics, four multi-scale families, an FCN baseline",
-    ),
-    "01": (
-        "Trường tiếp nhận: công thức truy hồi, bảng theo lớp, trường hiệu dụng, trình khám phá tương tác",
-        "Receptive field: the recurrence, per-layer tables, the effective RF, an interactive explorer",
-    ),
-    "02": (
-        "Tích chập giãn từ đầu, hiện tượng lưới, trọng số hợp lệ, cái giá của output stride, multi-grid",
-        "Dilated convolution from scratch, gridding, valid weights, the price of output stride, multi-grid",
-    ),
-    "03": (
-        "ASPP và DeepLabV3 (ResNet, DenseNet-121), gộp kim tự tháp PSPNet, các hàm mất mát, thí nghiệm loại bỏ",
-        "ASPP and DeepLabV3 (ResNet, DenseNet-121), PSPNet pyramid pooling, losses, an ablation",
-    ),
-    "04": (
-        "CRF kết nối đầy đủ: suy luận trường trung bình, so với pydensecrf, làm sắc biên",
-        "The fully-connected CRF: mean-field inference, checked against pydensecrf, sharper boundaries",
-    ),
-    "05": (
-        "RefineNet: RCU, hợp nhất đa độ phân giải, CRP, bộ nhớ so với ResNet giãn",
-        "RefineNet: RCU, multi-resolution fusion, CRP, memory against dilated ResNets",
-    ),
-    "06": (
-        "Squeeze-and-Excitation: khối SE, SE-ResNet, scSE, SE trong mô hình phân vùng",
-        "Squeeze-and-Excitation: the block, SE-ResNet, scSE, SE inside a segmentation model",
-    ),
-    "07": (
-        "Tổng kết: mọi mô hình trên một bảng (mIoU, điểm F biên, tham số, FLOPs, độ trễ, bộ nhớ)",
-        "Capstone: every model on one table (mIoU, boundary F, parameters, FLOPs, latency, memory)",
-    ),
-}
-
-
 def update_readme(times: dict[str, float]) -> None:
     """Write the lessons table (summary, links, measured CPU time) between the README's markers."""
     readme = ROOT / "README.md"
@@ -182,7 +301,7 @@ def update_readme(times: dict[str, float]) -> None:
     ]
     for source in sources():
         number = source.name[:2]
-        vi, en = SUMMARIES.get(number, ("", ""))
+        vi, en = summary(source)
         t = [times.get(f"{source.stem}/{lang}") for lang in LANGS]
         shown = " / ".join(f"{v:.0f} s" if v is not None else "?" for v in t)
         links = " · ".join(
@@ -208,6 +327,16 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s for s in sources() if not args.lessons or s.name[:2] in args.lessons]
     if not chosen:
         print("no lesson matches", args.lessons, file=sys.stderr)
+        return 2
+    problems = []
+    for source in chosen:
+        try:
+            check_source(source)
+        except SourceError as exc:
+            problems += exc.problems
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print(f"build refused: {len(problems)} problem(s); nothing was written", file=sys.stderr)
         return 2
     times_file = ROOT / "tools" / "notebook_times.json"
     times = json.loads(times_file.read_text()) if times_file.exists() else {}
