@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 import src
 from src.receptive_field import (
     RFLadder,
+    chain_explorer,
     conv_chain,
     effective_receptive_field,
     erf_coverage,
-    explorer,
     receptive_field,
     rf_of_chain,
     selfcheck_core,
@@ -32,7 +32,6 @@ from src.receptive_field import (
     smallest_depth,
 )
 from src.receptive_field import figure as rf_figure
-
 
 # ----------------------------------------------------------------------------- independent measurement
 
@@ -341,12 +340,12 @@ def test_rf_ladder_receptive_fields() -> None:
         RFLadder(4, 5)
 
 
-def test_explorer_static_figure_and_bad_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chain_explorer_static_figure_and_bad_unit(monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     monkeypatch.setenv("SRC_NO_WIDGETS", "1")
-    fig = explorer(size=48)
+    fig = chain_explorer(size=48)
     assert len(fig.axes) == 2 and len(fig.axes[0].patches) == 1  # the RF box is drawn
     fig2 = show_receptive_field(layers=2, stride=2, unit_y=0.0, unit_x=1.0, size=48, print_table=False)
     assert fig2.axes[0].patches[0].get_width() < fig.axes[0].patches[0].get_width() + 48
@@ -354,7 +353,7 @@ def test_explorer_static_figure_and_bad_unit(monkeypatch: pytest.MonkeyPatch) ->
         show_receptive_field(unit_x=1.5, size=48)
 
 
-def test_explorer_widget_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_chain_explorer_widget_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
     """With widgets on, moving a slider re-runs the drawing (new output in the Output widget)."""
     import matplotlib
 
@@ -362,7 +361,7 @@ def test_explorer_widget_redraws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SRC_NO_WIDGETS", raising=False)
     calls = []
     monkeypatch.setattr(rf_figure, "show_receptive_field", lambda *a, **k: calls.append((a, k)))
-    ui = explorer(size=48)
+    ui = chain_explorer(size=48)
     descriptions = [c.description for c in ui.children if hasattr(c, "description")]
     assert len([d for d in descriptions if d]) >= 7
     before = len(calls)

@@ -28,6 +28,9 @@ The package, one idea per module:
 ``erf``      :func:`effective_receptive_field`, :func:`erf_coverage`
 ``chains``   the exercises' helpers: :func:`rf_of_chain`, :func:`smallest_depth`, :func:`conv_chain`
 ``figure``   :func:`show_receptive_field` and the slider demo on a conv chain
+``zoo``      the explorer's networks, photos, trace cache and click -> unit mapping
+``widget``   :func:`explorer`: the JupyterLab explorer (a static figure when headless)
+``export``   :func:`export_page` / ``python -m src.receptive_field.export``: one self-contained HTML page
 ``selfcheck`` lesson 01's core for ``python -m src.selfcheck``
 
 The experiment's model :class:`~src.models.RFLadder` lives in :mod:`src.models` and the
@@ -40,26 +43,37 @@ from ..data import silhouette_loaders
 from ..models import RFLadder
 from .chains import conv_chain, rf_of_chain, smallest_depth
 from .erf import effective_receptive_field, erf_coverage
+from .export import export_page
 from .figure import chain_explorer, show_receptive_field
 from .report import LayerRow, RFReport
 from .selfcheck import selfcheck_core
-from .tracer import receptive_field
-
-explorer = chain_explorer
+from .tracer import receptive_field, receptive_fields
+from .widget import ExplorerState, explorer
+from .zoo import MODELS, PHOTOS, clear_trace_cache, load_photo, trace, trace_cache_info, unit_at
 
 __all__ = [
+    "MODELS",
+    "PHOTOS",
+    "ExplorerState",
     "LayerRow",
     "RFLadder",
     "RFReport",
     "chain_explorer",
+    "clear_trace_cache",
     "conv_chain",
     "effective_receptive_field",
     "erf_coverage",
     "explorer",
+    "export_page",
+    "load_photo",
     "receptive_field",
+    "receptive_fields",
     "rf_of_chain",
     "selfcheck_core",
     "show_receptive_field",
     "silhouette_loaders",
     "smallest_depth",
+    "trace",
+    "trace_cache_info",
+    "unit_at",
 ]

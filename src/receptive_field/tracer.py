@@ -7,13 +7,16 @@ does not know is named in an error, never skipped (Araujo et al., Distill 2019).
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch.nn as nn
 from torch import fx
 
 from ..i18n import bad_argument, tr
-from .report import LayerRow, RFReport, _show
+from .report import LayerRow, Pair, RFReport, _show
 from .rules import (
     _NONSPATIAL,
     _Axis,
@@ -27,24 +30,26 @@ from .rules import (
     _Tracer,
 )
 
-__all__ = ["receptive_field"]
+__all__ = ["receptive_field", "receptive_fields"]
 
 
-def receptive_field(model: nn.Module, input_size: Any, output: str | None = None) -> RFReport:
-    """The exact theoretical receptive field of ``model``'s output for an input of ``input_size``.
+@dataclass
+class _Walk:
+    """Everything one pass over the fx graph leaves: per-node states, table rows, the last node of each module."""
 
-    ``input_size`` is ``H`` (square), ``(H, W)``, ``(C, H, W)`` or ``(N, C, H, W)``.
-    ``output`` optionally names a module (``"layer4"``) or fx node whose output is
-    described instead of the model's. For a classifier the report describes the
-    last spatial feature map before global pooling / flatten / linear.
-    """
-    if not isinstance(model, nn.Module):
-        raise bad_argument("receptive_field", "model", "một nn.Module", "an nn.Module", model, TypeError)
-    size = _check_size(input_size, "receptive_field")
-    if output is not None and not isinstance(output, str):
-        raise bad_argument(
-            "receptive_field", "output", "tên một lớp (chuỗi)", "a layer name (string)", output, TypeError
-        )
+    graph: fx.Graph
+    size: Pair
+    state: dict[str, Any]
+    names: dict[str, str]
+    rows: list[LayerRow]
+    row_of: dict[str, int]
+    last_node: dict[str, str]  # module path (or node name) -> the last fx node inside it
+    order: list[str]  # module paths, in the order their first node runs
+    frontier: str | None
+    stopped_at: str | None
+
+
+def _walk(model: nn.Module, size: Pair) -> _Walk:
     if type(model).__module__.startswith("torch.nn.modules") and not isinstance(model, nn.Sequential):
         model = nn.Sequential(model)  # a single layer: trace it as a leaf
     try:
@@ -61,9 +66,10 @@ def receptive_field(model: nn.Module, input_size: Any, output: str | None = None
     names: dict[str, str] = {}
     rows: list[LayerRow] = []
     row_of: dict[str, int] = {}
+    last_node: dict[str, str] = {}
+    order: list[str] = []
     frontier: str | None = None
     stopped_at: str | None = None
-    chosen: str | None = None
     placeholders = 0
 
     def arg(value: Any) -> Any:
@@ -108,34 +114,27 @@ def receptive_field(model: nn.Module, input_size: Any, output: str | None = None
             row.name = str(label)
             row_of[node.name] = len(rows)
             rows.append(row)
-        if output is not None and node.op not in ("placeholder", "output"):
+        if node.op not in ("placeholder", "output"):
             stack = node.meta.get("nn_module_stack") or {}
             inside = [str(v[0]) if isinstance(v, tuple) else str(k) for k, v in stack.items()]
-            if label == output or node.name == output or output in inside:
-                chosen = node.name  # the last node of that module wins
-    if output is not None:
-        if chosen is None:
-            raise bad_argument(
-                "receptive_field",
-                "output",
-                "tên một mô-đun hoặc nút fx của mô hình",
-                "the name of a module or fx node of the model",
-                output,
-            )
-        final, out_name, stop = state[chosen], chosen, None
-    else:
-        out_node = next(n for n in graph.nodes if n.op == "output")
-        final = _pick_output(state[out_node.name])
-        out_name, stop = out_node.name, None
-        if not isinstance(final, _Field) and frontier is not None:
-            final, out_name, stop = state[frontier], frontier, stopped_at
+            if node.op == "call_module":
+                inside.append(str(label))
+            for key in dict.fromkeys(inside):
+                if key not in last_node:
+                    order.append(key)
+            for key in dict.fromkeys([str(label), node.name, *inside]):
+                last_node[key] = node.name  # the last node of that module wins
+    return _Walk(graph, size, state, names, rows, row_of, last_node, order, frontier, stopped_at)
+
+
+def _report(walk: _Walk, out_name: str, final: Any, stop: str | None) -> RFReport:
     if not isinstance(final, _Field):
         raise ValueError(
             tr("receptive_field: đầu ra không có trục không gian.", "receptive_field: the output has no spatial axes.")
         )
-    keep = _ancestors(graph, out_name)
-    table = [rows[i] for n, i in row_of.items() if n in keep]
-    ax = final.axes
+    keep = _ancestors(walk.graph, out_name)
+    table = [copy.copy(walk.rows[i]) for n, i in walk.row_of.items() if n in keep]
+    ax, size = final.axes, walk.size
     return RFReport(
         size=_show(size) if final.whole else _show((ax[0].rf, ax[1].rf)),
         stride=_show((ax[0].jump, ax[1].jump)),
@@ -143,11 +142,88 @@ def receptive_field(model: nn.Module, input_size: Any, output: str | None = None
         input_size=size,
         output_size=(ax[0].size, ax[1].size),
         read=tuple((int(max(a.first, 0)), int(min(a.last, n - 1))) for a, n in zip(ax, size)),  # type: ignore[arg-type]
-        output="output" if out_name == "output" else names.get(out_name, out_name),
+        output="output" if out_name == "output" else walk.names.get(out_name, out_name),
         layers=table,
         stopped_at=stop,
         whole_image=final.whole,
     )
+
+
+def _spatial_layers(walk: _Walk, depth: int) -> list[str]:
+    """Module paths with at most ``depth`` parts whose output is a local spatial map, in run order."""
+    layers = []
+    for key in walk.order:
+        final = walk.state.get(walk.last_node[key])
+        if key.count(".") < depth and isinstance(final, _Field) and not final.whole:
+            layers.append(key)
+    return layers
+
+
+def _unknown_output(walk: _Walk, output: str) -> ValueError:
+    valid = _spatial_layers(walk, 2)
+    shown = ", ".join(valid[:40]) + (", ..." if len(valid) > 40 else "")
+    return bad_argument(
+        "receptive_field",
+        "output",
+        f"tên một mô-đun hoặc nút fx của mô hình, ví dụ: {shown}",
+        f"the name of a module or fx node of the model, e.g. one of: {shown}",
+        output,
+    )
+
+
+def receptive_field(model: nn.Module, input_size: Any, output: str | None = None) -> RFReport:
+    """The exact theoretical receptive field of ``model``'s output for an input of ``input_size``.
+
+    ``input_size`` is ``H`` (square), ``(H, W)``, ``(C, H, W)`` or ``(N, C, H, W)``.
+    ``output`` optionally names a module (``"layer4"``) or fx node whose output is
+    described instead of the model's. For a classifier the report describes the
+    last spatial feature map before global pooling / flatten / linear.
+    """
+    if not isinstance(model, nn.Module):
+        raise bad_argument("receptive_field", "model", "một nn.Module", "an nn.Module", model, TypeError)
+    size = _check_size(input_size, "receptive_field")
+    if output is not None and not isinstance(output, str):
+        raise bad_argument(
+            "receptive_field", "output", "tên một lớp (chuỗi)", "a layer name (string)", output, TypeError
+        )
+    walk = _walk(model, size)
+    if output is not None:
+        if output not in walk.last_node:
+            raise _unknown_output(walk, output)
+        chosen = walk.last_node[output]
+        return _report(walk, chosen, walk.state[chosen], None)
+    out_node = next(n for n in walk.graph.nodes if n.op == "output")
+    final = _pick_output(walk.state[out_node.name])
+    out_name, stop = out_node.name, None
+    if not isinstance(final, _Field) and walk.frontier is not None:
+        final, out_name, stop = walk.state[walk.frontier], walk.frontier, walk.stopped_at
+    return _report(walk, out_name, final, stop)
+
+
+def receptive_fields(model: nn.Module, input_size: Any, outputs: Sequence[str] | None = None) -> dict[str, RFReport]:
+    """One trace, many reports: ``{layer: receptive_field(model, input_size, output=layer)}``.
+
+    Without ``outputs``: every module of depth <= 2 (``"layer3"``, ``"layer3.1"``, ``"features.4"``)
+    whose output is still a local spatial map, in the order the forward pass runs them
+    (the layer list of the explorer).
+    """
+    if not isinstance(model, nn.Module):
+        raise bad_argument("receptive_fields", "model", "một nn.Module", "an nn.Module", model, TypeError)
+    size = _check_size(input_size, "receptive_fields")
+    walk = _walk(model, size)
+    if outputs is None:
+        outputs = _spatial_layers(walk, 2)
+    elif isinstance(outputs, str) or not all(isinstance(o, str) for o in outputs):
+        raise bad_argument(
+            "receptive_fields", "outputs", "một danh sách tên lớp", "a list of layer names", outputs, TypeError
+        )
+    reports = {}
+    for name in outputs:
+        if name not in walk.last_node:
+            raise _unknown_output(walk, name)
+        chosen = walk.last_node[name]
+        reports[name] = _report(walk, chosen, walk.state[chosen], None)
+    return reports
 
 
 def _goes_global(result: Any) -> bool:
