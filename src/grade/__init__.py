@@ -290,6 +290,15 @@ def grade_notebook(
         reasons = _flag.flag_reasons(notebook, spec.function, spec.forbidden)
         if reasons:
             flagged[exercise_id] = reasons
+    meddling = _flag.meddling_cells(notebook, result.lesson, ROOT)
+    if meddling:
+        cells_text = ", ".join(map(str, meddling[:8]))
+        why = tr(
+            f"ô mã {cells_text} can thiệp vào cơ chế chấm điểm",
+            f"code cell(s) {cells_text} meddle with the grading machinery",
+        )
+        for exercise_id in specs:
+            flagged.setdefault(exercise_id, []).append(why)
 
     cells, numbers = [], []
     for number, cell in enumerate(notebook.get("cells", []), start=1):
@@ -342,9 +351,13 @@ def grade_notebook(
     if flagged:
         result.reasons.append(
             tr(
-                f"gọi lời giải tham chiếu (0 điểm): {', '.join(sorted(flagged))}",
-                f"calls the reference implementation (scored 0): {', '.join(sorted(flagged))}",
+                f"bị đánh dấu (0 điểm): {', '.join(sorted(flagged))}",
+                f"flagged (scored 0): {', '.join(sorted(flagged))}",
             )
+        )
+    if run.answer is not None and run.answer.get("tampered"):
+        result.reasons.append(
+            tr("câu trả lời gửi về bộ chấm đã bị can thiệp", "the answer sent to the grader was tampered with")
         )
     return result
 

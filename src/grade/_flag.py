@@ -24,15 +24,17 @@ _TRICKS = {"importlib", "__import__", "exec", "eval", "compile", "__builtins__",
 _SOLUTIONS = re.compile(r"solutions|\.ipynb|_hidden", re.IGNORECASE)
 
 
-def _cell_sources(notebook: Any) -> list[str]:
+def _cell_sources(notebook: Any, keep_magics: bool = False) -> list[str]:
     sources = []
     for cell in notebook.get("cells", []) if hasattr(notebook, "get") else []:
         if hasattr(cell, "get") and cell.get("cell_type") == "code":
             source = cell.get("source", "")
             source = "".join(source) if isinstance(source, list) else str(source)
             # IPython magics and shell escapes are not Python: blank them out
-            lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
-            sources.append("\n".join(lines))
+            if not keep_magics:
+                lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+                source = "\n".join(lines)
+            sources.append(source)
     return sources
 
 
@@ -169,3 +171,41 @@ def _node_reason(
         if _SOLUTIONS.search(node.value) or node.value in lasts:
             return _uses(owner, repr(node.value[:60]))
     return None
+
+
+#: names that only code meddling with the grading needs (the hidden specs, the answer channel, frames, ...)
+_MEDDLING = re.compile(  # one pattern, searched in each code cell (multi-line)
+    r"_hidden|\bHIDDEN\b|hidden_spec|register_hidden|_plain\b|\bto_plain\b|compare_plain|x-src-grade|_src_grade"
+    r"|SRC_GRADE|_getframe|\bf_back\b|\bf_locals\b|\bf_globals\b|gc\.get_objects|get_referrers|get_referents"
+    r"|sys\.modules|importlib|__import__|\bsetitimer\b|SIGALRM|\bclear_output\b|\b_thread\b|\bthreading\b"
+    r"|\bctypes\b|__builtins__|\bbuiltins\b|(?<![.\w])(?:exec|eval|compile)\s*\(|/proc/|\bptrace\b"
+    r"|\bsolutions\b|\.ipynb\b|\brun_cell\b|^\s*%run\b|\bnbformat\b|\bnbclient\b",
+    re.MULTILINE,
+)
+
+
+def _course_cells(lesson: str | None, root: Any) -> set[str]:
+    """The code cells of the handed-out lesson and of its solution (any language): never meddling."""
+    import json as _json
+
+    cells: set[str] = set()
+    if not lesson:
+        return cells
+    for kind in ("lessons", "solutions"):
+        for path in sorted(root.glob(f"{kind}/*/{lesson}_*.ipynb")):
+            try:
+                notebook = _json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            cells.update(source.strip() for source in _cell_sources(notebook))
+    return cells
+
+
+def meddling_cells(notebook: Any, lesson: str | None, root: Any) -> list[int]:
+    """1-based numbers (among code cells) of the cells, not from the course, that touch the grading machinery."""
+    known = _course_cells(lesson, root)
+    found = []
+    for number, source in enumerate(_cell_sources(notebook, keep_magics=True), start=1):
+        if source.strip() not in known and _MEDDLING.search(source):
+            found.append(number)
+    return found

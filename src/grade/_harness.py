@@ -30,6 +30,9 @@ def _src_grade_harness(config):
     from IPython import get_ipython
     from IPython.display import display
 
+    # fresh copies of the spec modules: whatever the notebook patched in them is gone
+    for name in [n for n in sys.modules if n == "src.checks" or n.startswith(("src.checks.", "_src_grade_specs_"))]:
+        del sys.modules[name]
     for number, path in enumerate(config["spec_files"]):
         spec_ = importlib.util.spec_from_file_location(f"_src_grade_specs_{number}", path)
         module = importlib.util.module_from_spec(spec_)
@@ -160,9 +163,16 @@ def decode(item: Any, depth: int = 0) -> Any:
     raise ValueError("malformed answer")
 
 
-def read_answer(outputs: list[Any], nonce: str) -> dict[str, Any] | None:
-    """The harness answer among the harness cell's outputs (None when absent or forged)."""
-    for output in outputs:
+def read_answer(outputs: list[Any], nonce: str, cleared: bool = False) -> dict[str, Any] | None:
+    """The harness answer among the harness cell's outputs.
+
+    None when absent; ``{"tampered": True, "exercises": {}}`` when the cell's outputs were cleared or hold
+    more than one answer (a thread of the notebook wrote into the harness cell).
+    """
+    tagged = [o for o in outputs if hasattr(o, "get") and MIME in (o.get("data") or {})]
+    if cleared or len(tagged) > 1:
+        return {"tampered": True, "exercises": {}}
+    for output in tagged:
         data = output.get("data", {}) if hasattr(output, "get") else {}
         text = data.get(MIME) if hasattr(data, "get") else None
         if not isinstance(text, str) or len(text) > MAX_ANSWER:
