@@ -13,8 +13,8 @@ and a crop of the ``immunohistochemistry`` slide). Four variants:
             its neighbourhood (4 classes: background + 3 shapes).
 ``binary``  the ``mosaic`` layout, labelled 1 where the texture is ``grass``
             and 0 elsewhere (one logit, sigmoid / binary cross-entropy).
-``cue``     textured discs on a background, whose class (1 or 2) is given only
-            by a striped patch in one corner (horizontal or vertical stripes):
+``cue``     grey textured discs on a background, whose class (1 or 2) is given
+            only by a red or blue square in one corner, the image's only colour:
             a global cue (lessons 03 and 06: image pooling, pyramid pooling, SE).
 
 Splits use disjoint parts of every photograph (rows 0-50 % for train, 50-75 %
@@ -87,7 +87,7 @@ CLASSES = {
     "mosaic": TEXTURES,
     "shapes": ("background", "circle", "square", "triangle"),
     "binary": ("background", "grass"),
-    "cue": ("background", "object_cue_h", "object_cue_v"),
+    "cue": ("background", "object_red_cue", "object_blue_cue"),
 }
 CLASS_NAMES_VI = {
     "brick": "gạch",
@@ -99,8 +99,8 @@ CLASS_NAMES_VI = {
     "circle": "hình tròn",
     "square": "hình vuông",
     "triangle": "tam giác",
-    "object_cue_h": "vật (dấu sọc ngang)",
-    "object_cue_v": "vật (dấu sọc dọc)",
+    "object_red_cue": "vật (dấu đỏ)",
+    "object_blue_cue": "vật (dấu xanh lam)",
 }
 PALETTES = {
     "mosaic": np.array([[215, 48, 39], [102, 189, 99], [253, 174, 97], [116, 173, 209], [171, 91, 192]], np.uint8),
@@ -108,6 +108,8 @@ PALETTES = {
     "binary": np.array([[60, 60, 60], [102, 189, 99]], np.uint8),
     "cue": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189]], np.uint8),
 }
+#: the ``cue`` variant's two cue colours (RGB in [0, 1]): red -> class 1, blue -> class 2
+CUE_COLOURS = np.array([[0.8, 0.15, 0.15], [0.15, 0.15, 0.8]])
 
 _CACHE: dict[str, np.ndarray] = {}
 
@@ -165,12 +167,12 @@ def _shape_mask(kind: int, size: int, cy: float, cx: float, r: float, angle: flo
 def _cue_image(
     rng: np.random.Generator, textures: dict[str, np.ndarray], split: str, size: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One ``cue`` image: discs whose class is told only by a striped cue patch in a corner, far from most of them.
+    """One ``cue`` image (H x W x 3 in [0, 1]): grey discs whose class is told only by a coloured patch in a corner.
 
-    A darker background texture, 1-3 brighter textured discs, and in one random
-    corner a square of high-contrast stripes, horizontal or vertical. Every disc
-    pixel is labelled 1 when the stripes are horizontal, 2 when vertical; the
-    cue patch and the rest are background. Locally a disc looks the same under
+    A darker background texture, 1-3 brighter textured discs (all grey), and in
+    one random corner a flat red or blue square, the only colour in the image.
+    Every disc pixel is labelled 1 when the square is red, 2 when it is blue;
+    the square and the rest are background. Locally a disc looks the same under
     either cue: only a global view (image pooling, SE's squeeze) or a receptive
     field that reaches the corner tells the two classes apart.
     """
@@ -198,11 +200,9 @@ def _cue_image(
         gray[mask] = 0.4 + 0.6 * patch[mask]
         label[mask] = 1 + cue_kind
         occupied |= grown
-    period = max(2, size // 16)
-    stripes = (np.arange(side) // period) % 2  # 0 1 0 1 ... in bands of `period` pixels
-    cue = np.repeat(stripes[:, None], side, 1) if cue_kind == 0 else np.repeat(stripes[None, :], side, 0)
-    gray[y0 : y0 + side, x0 : x0 + side] = 0.15 + 0.7 * cue
-    return gray, label
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    rgb[y0 : y0 + side, x0 : x0 + side] = CUE_COLOURS[cue_kind]
+    return rgb, label
 
 
 def _check_args(variant: str, split: str, size: int, count: int | None) -> None:
@@ -268,7 +268,9 @@ def generate(variant: str, split: str, size: int, count: int, seed: int = 0) -> 
                 gray[mask] = 0.4 + 0.6 * patch[mask]
                 label[mask] = kind
                 occupied |= grown
-        images[i] = np.repeat((gray * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
+        if gray.ndim == 2:
+            gray = np.repeat(gray[..., None], 3, axis=-1)
+        images[i] = (gray * 255).round().astype(np.uint8)
         masks[i] = label
     return images, masks
 

@@ -98,17 +98,19 @@ def test_make_loaders():
 def test_cue_objects_are_labelled_by_the_corner_cue_only():
     images, masks = data.generate("cue", "train", 64, 80)
     side = 64 // 4
-    for image, mask in zip(images, masks):
+    colour = images.astype(int)[..., 0] - images.astype(int)[..., 2]  # red minus blue; 0 on grey pixels
+    for image, mask, rb in zip(images, masks, colour):
         classes = set(np.unique(mask)) - {0}
         assert len(classes) == 1  # every object of one image has the same class ...
-        corners = [image[:side, :side, 0], image[:side, -side:, 0], image[-side:, :side, 0], image[-side:, -side:, 0]]
-        # ... the one cue: a striped corner (two grey levels only), horizontal stripes -> 1, vertical -> 2
-        striped = [c for c in corners if len(np.unique(c)) == 2]
-        assert len(striped) == 1
-        cue = striped[0].astype(int)
-        horizontal = (cue == cue[:, :1]).all()
-        assert classes == {1 if horizontal else 2}
-    # objects look alike under both cues: their grey level does not give the class away
+        coloured = np.argwhere(rb != 0)
+        # ... given by the one coloured square, in a corner: red -> 1, blue -> 2
+        assert len(coloured) == side * side
+        (y0, x0), (y1, x1) = coloured.min(0), coloured.max(0)
+        assert y1 - y0 == x1 - x0 == side - 1 and y0 in (0, 64 - side) and x0 in (0, 64 - side)
+        assert classes == {1 if rb[y0, x0] > 0 else 2}
+        assert (mask[y0 : y1 + 1, x0 : x1 + 1] == 0).all()  # the cue itself is background
+    # the objects are grey and look alike under both cues: their grey level does not give the class away
+    assert (colour[masks > 0] == 0).all()
     means = [images[..., 0][masks == k].mean() for k in (1, 2)]
     assert abs(means[0] - means[1]) < 10
     assert 0.03 < (masks > 0).mean() < 0.3 and set(np.unique(masks)) == {0, 1, 2}
