@@ -99,7 +99,7 @@ def test_cue_objects_are_labelled_by_the_corner_cue_only():
     images, masks = data.generate("cue", "train", 64, 80)
     side = 64 // 4
     colour = images.astype(int)[..., 0] - images.astype(int)[..., 2]  # red minus blue; 0 on grey pixels
-    for image, mask, rb in zip(images, masks, colour):
+    for mask, rb in zip(masks, colour):
         classes = set(np.unique(mask)) - {0}
         assert len(classes) == 1  # every object of one image has the same class ...
         coloured = np.argwhere(rb != 0)
