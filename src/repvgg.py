@@ -35,7 +35,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._validate import check_choice, check_int
-from .se import SEBlock
+from .se import SEBlock, attention_slot
 
 __all__ = [
     "RepVGG",
@@ -106,7 +106,10 @@ class RepVGGBlock(nn.Module):
         self.one_by_one = conv_bn(in_channels, out_channels, 1, stride)
         self.identity = nn.BatchNorm2d(in_channels) if in_channels == out_channels and stride == 1 else None
         self.reparam: nn.Conv2d | None = None
-        self.attention: nn.Module = SEBlock(out_channels, max(1, out_channels // 16)) if se else nn.Identity()
+        # an attention slot (src.se.attention_slot): src.se.add_se(model, "backbone") fills it with the same SE
+        self.attention: nn.Module = (
+            SEBlock(out_channels, max(1, out_channels // 16)) if se else attention_slot(out_channels, "backbone")
+        )
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

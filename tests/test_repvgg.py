@@ -189,3 +189,13 @@ def test_backbone_returns_the_four_stages_at_the_output_stride():
     assert [v.shape[-1] for v in out.values()] == [16, 8, 8, 8]
     with pytest.raises(ValueError, match="name"):
         repvgg.RepVGGBackbone("repvgg_z9")
+
+
+def test_add_se_fills_the_slots_like_the_se_variant():
+    from src.se import SEBlock, add_se
+
+    plain, variant = repvgg.repvgg_a0(num_classes=10), repvgg.repvgg_a0(num_classes=10, se=True)
+    add_se(plain, "backbone")
+    assert _params(plain) == _params(variant)
+    gates = [m for m in plain.modules() if isinstance(m, SEBlock)]
+    assert len(gates) == sum(isinstance(m, repvgg.RepVGGBlock) for m in plain.modules()) == 22
