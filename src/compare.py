@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import get_device, seed_everything
+from . import get_device
+from ._rng import seeded
 from .i18n import bad_argument, tr
 from .registry import register_core
 
@@ -137,8 +138,8 @@ def compare(
         if arch not in ARCHITECTURES:
             raise bad_argument("compare", "archs", f"tên trong {ARCHITECTURES}", f"names in {ARCHITECTURES}", arch)
     device = torch.device(device) if device is not None else get_device()
-    seed_everything(seed)
-    train_loader, val_loader = data.make_loaders(variant, size, 16, train_count, val_count, seed)
+    with seeded(seed):  # the caller's random state is left as it was (issue 12)
+        train_loader, val_loader = data.make_loaders(variant, size, 16, train_count, val_count, seed)
     val = val_loader.dataset
     images = torch.stack([val[i][0] for i in range(len(val))])
     masks = torch.from_numpy(val.masks).long()
@@ -147,40 +148,40 @@ def compare(
     rows = []
     for arch in archs:
         for se in se_options:
-            seed_everything(seed)
-            model = build_model(arch, val.num_classes, se)
-            label = NAMES[arch] + (" + SE" if se else "")
-            history = train.fit(
-                model, train_loader, None, epochs, lr, device=device, progress_bar=progress_bar, description=label
-            )
-            probs = _probabilities(model, images, device)
-            preds = probs.argmax(1)
-            report = metrics.segmentation_report(preds, masks, val.num_classes)
-            if crf:
-                refined = crf_predictions(probs, val.images, **crf_kwargs)
-                report_crf = metrics.segmentation_report(refined, masks, val.num_classes)
-            else:
-                report_crf = {"miou": float("nan"), "boundary_f1": float("nan")}
-            model.eval()
-            one = images[:1].to(device)
-            cost = profiling.profile(model, one, repeats=5, warmup=1)
-            rows.append(
-                Result(
-                    model=NAMES[arch],
-                    se=bool(se),
-                    miou=report["miou"],
-                    boundary_f1=report["boundary_f1"],
-                    miou_crf=report_crf["miou"],
-                    boundary_f1_crf=report_crf["boundary_f1"],
-                    params=cost["params"],
-                    mflops=cost["flops"] / 1e6,
-                    latency_ms=cost["latency"] * 1e3,
-                    peak_memory_mib=cost["peak_memory"] / 2**20,
-                    train_seconds=history.seconds,
-                    confusion=metrics.confusion_matrix(preds, masks, val.num_classes),
-                    predictions=preds,
+            with seeded(seed):  # each model starts from the same state; restored afterwards
+                model = build_model(arch, val.num_classes, se)
+                label = NAMES[arch] + (" + SE" if se else "")
+                history = train.fit(
+                    model, train_loader, None, epochs, lr, device=device, progress_bar=progress_bar, description=label
                 )
-            )
+                probs = _probabilities(model, images, device)
+                preds = probs.argmax(1)
+                report = metrics.segmentation_report(preds, masks, val.num_classes)
+                if crf:
+                    refined = crf_predictions(probs, val.images, **crf_kwargs)
+                    report_crf = metrics.segmentation_report(refined, masks, val.num_classes)
+                else:
+                    report_crf = {"miou": float("nan"), "boundary_f1": float("nan")}
+                model.eval()
+                one = images[:1].to(device)
+                cost = profiling.profile(model, one, repeats=5, warmup=1)
+                rows.append(
+                    Result(
+                        model=NAMES[arch],
+                        se=bool(se),
+                        miou=report["miou"],
+                        boundary_f1=report["boundary_f1"],
+                        miou_crf=report_crf["miou"],
+                        boundary_f1_crf=report_crf["boundary_f1"],
+                        params=cost["params"],
+                        mflops=cost["flops"] / 1e6,
+                        latency_ms=cost["latency"] * 1e3,
+                        peak_memory_mib=cost["peak_memory"] / 2**20,
+                        train_seconds=history.seconds,
+                        confusion=metrics.confusion_matrix(preds, masks, val.num_classes),
+                        predictions=preds,
+                    )
+                )
     return rows
 
 

@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._rng import seeded
 from .i18n import bad_argument
 from .registry import register_core
 
@@ -436,9 +437,9 @@ def output_stride_costs(
     device = torch.device(device) if device is not None else torch.device("cpu")
     rows = []
     for os_ in output_strides:
-        torch.manual_seed(0)
-        body = resnet_backbone(os_, depth).to(device).eval()
-        x = torch.randn(1, 3, input_size, input_size, device=device)
+        with seeded(0):  # same weights and input as before, the caller's RNG untouched
+            body = resnet_backbone(os_, depth).to(device).eval()
+            x = torch.randn(1, 3, input_size, input_size, device=device)
         with torch.device("meta"):  # shapes only: no memory, no arithmetic
             shape = resnet_backbone(os_, depth)(torch.empty(1, 3, input_size, input_size)).shape
         stats = profile(body, x, repeats=repeats, warmup=warmup)
@@ -472,7 +473,6 @@ def selfcheck_core(device: torch.device) -> str:
             )
     if worst > 1e-3:
         raise RuntimeError(f"atrous_conv2d differs from conv2d(dilation=r) by {worst:.2e} on {device}")
-    torch.manual_seed(0)
     body = TinyBackbone(output_stride=8).to(device)
     out = body(torch.randn(2, 3, 64, 64, device=device))["layer4"]
     out.mean().backward()

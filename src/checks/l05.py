@@ -14,10 +14,11 @@ __all__ = ["check_chained_residual_pooling", "check_multi_resolution_fusion"]
 
 
 def _convs(channels_in: list[int], channels_out: int, kernel_size: int, seed: int) -> nn.ModuleList:
-    torch.manual_seed(seed)
-    return nn.ModuleList(
-        nn.Conv2d(c, channels_out, kernel_size, padding=kernel_size // 2, bias=False) for c in channels_in
-    )
+    with torch.random.fork_rng(devices=[]):  # do not disturb the notebook's random state
+        torch.manual_seed(seed)
+        return nn.ModuleList(
+            nn.Conv2d(c, channels_out, kernel_size, padding=kernel_size // 2, bias=False) for c in channels_in
+        )
 
 
 @exercise("05-2", "chained residual pooling")
@@ -27,8 +28,7 @@ def check_chained_residual_pooling(learner: Any) -> CheckResult:
     for seed, (shape, blocks, k) in enumerate(
         [((1, 4, 9, 9), 1, 3), ((2, 3, 12, 7), 2, 3), ((1, 5, 11, 13), 4, 3), ((1, 6, 8, 5), 4, 1)]
     ):
-        torch.manual_seed(100 + seed)
-        x = torch.randn(*shape)
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(100 + seed))
         cases.append(((x, _convs([shape[1]] * blocks, shape[1], k, seed)), {}))
     with torch.no_grad():
         return run_check(
@@ -56,8 +56,8 @@ def check_multi_resolution_fusion(learner: Any) -> CheckResult:
     ]
     cases = []
     for seed, (shapes, out_channels) in enumerate(specs):
-        torch.manual_seed(200 + seed)
-        features = [torch.randn(*s) for s in shapes]
+        g = torch.Generator().manual_seed(200 + seed)
+        features = [torch.randn(*s, generator=g) for s in shapes]
         cases.append(((features, _convs([s[1] for s in shapes], out_channels, 3, seed)), {}))
     with torch.no_grad():
         return run_check(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from .._rng import seeded
 from ..i18n import bad_argument, tr
 from .chains import conv_chain
 from .erf import effective_receptive_field, erf_coverage
@@ -45,8 +46,8 @@ def show_receptive_field(
     for arg_name, value in (("unit_y", unit_y), ("unit_x", unit_x)):
         if not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise bad_argument("show_receptive_field", arg_name, "một số trong [0, 1]", "a number in [0, 1]", value)
-    torch.manual_seed(0)
-    net = conv_chain(layers, kernel, stride, dilation, pooling)
+    with seeded(0):  # the same chain every time, without reseeding the notebook's RNG
+        net = conv_chain(layers, kernel, stride, dilation, pooling)
     report = receptive_field(net, size)
     oh, ow = report.output_size
     unit = (round(unit_y * (oh - 1)), round(unit_x * (ow - 1)))
