@@ -1,11 +1,12 @@
 # Two commands for users: `make lab` and `make test`. Each creates .venv when missing.
+# Maintainers also use `make test-fast` (unit tests only) while editing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CRF_STAMP := $(VENV)/.crf-installed
 
-.PHONY: lab test notebooks lessons experiments bench lint format install crf crf-optional clean
+.PHONY: lab test test-fast notebooks lessons experiments bench lint format install crf crf-optional clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +38,13 @@ test: crf
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -p no:cacheprovider tests solutions lessons/vi $(NBVAL)
+
+# The quick loop while editing (< 3 min on 2 cores): lint + unit tests only -- no nbval, no browser, no test
+# marked slow (real torchvision models, training, notebook execution). `make test` still runs everything.
+test-fast: crf
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests -m "not slow and not browser"
 
 # Regenerate solutions/ (executed) and lessons/ from source/ (slow: runs every notebook).
 notebooks: $(STAMP)
