@@ -165,7 +165,9 @@ def _short(value: Any) -> str:
 
         if isinstance(value, torch.Tensor):
             if value.numel() <= 12 and value.dim() <= 2 and not value.is_complex():
-                body = np.array2string(value.detach().cpu().float().numpy(), precision=4, separator=", ")
+                shown = value.detach().cpu()
+                shown = shown.float() if shown.dtype in (torch.bfloat16, torch.float16) else shown
+                body = np.array2string(shown.numpy(), precision=4, separator=", ")
                 return f"tensor({body.replace(chr(10), '')}, dtype={str(value.dtype).replace('torch.', '')})"
             return f"Tensor shape={tuple(value.shape)} dtype={str(value.dtype).replace('torch.', '')}"
         if isinstance(value, nn.Module):
@@ -267,7 +269,7 @@ def compare_plain(got: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-
 
 
 def _at(where: str) -> str:
-    return f" [{where}]" if where else ""
+    return tr(f" (tại {where})", f" (at {where})") if where else ""
 
 
 def _wrong_type(got: Any, expected: Any, where: str) -> str:
@@ -312,7 +314,7 @@ def _compare(got: Any, expected: Any, rtol: float, atol: float, where: str) -> s
         if type(got) is not list or len(got) != len(expected):
             return _wrong_type(got, expected, where)
         for i, (g, e) in enumerate(zip(got, expected, strict=True)):
-            reason = _compare(g, e, rtol, atol, f"{where}[{i}]" if where else f"{i}")
+            reason = _compare(g, e, rtol, atol, f"{where}[{i}]")
             if reason:
                 return reason
         return None
@@ -325,7 +327,7 @@ def _compare(got: Any, expected: Any, rtol: float, atol: float, where: str) -> s
                 f"keys {sorted(map(str, got))} differ from the expected keys {sorted(map(str, expected))}{_at(where)}.",
             )
         for key in expected:
-            reason = _compare(got[key], expected[key], rtol, atol, f"{where}[{key!r}]" if where else repr(key))
+            reason = _compare(got[key], expected[key], rtol, atol, f"{where}[{key!r}]")
             if reason:
                 return reason
         return None
@@ -369,8 +371,8 @@ def _compare_arrays(got: Any, expected: np.ndarray, rtol: float, atol: float, wh
     idx = tuple(int(i) for i in np.argwhere(bad)[0])
     gv, ev = g[idx].item(), e[idx].item()
     show = (lambda v: f"{v:.6g}") if ekind == "float" else repr
-    pos = f"{where}{list(idx)}" if idx else where
+    pos = f"{where}{list(idx)}" if idx else where or "[]"
     return tr(
-        f"{count}/{expected.size} phần tử sai; ví dụ tại {pos or '()'}: nhận được {show(gv)}, cần {show(ev)}.",
-        f"{count}/{expected.size} elements are wrong; e.g. at {pos or '()'}: got {show(gv)}, expected {show(ev)}.",
+        f"{count}/{expected.size} phần tử sai; ví dụ tại {pos}: nhận được {show(gv)}, cần {show(ev)}.",
+        f"{count}/{expected.size} elements are wrong; e.g. at {pos}: got {show(gv)}, expected {show(ev)}.",
     )
