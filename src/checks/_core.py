@@ -1,4 +1,4 @@
-"""The exercise-check framework (DESIGN.md, "Exercises and checks"; every lesson 00-07 uses it).
+"""The exercise-check framework (docs/DESIGN.md, "Exercises and checks"; every lesson 00-07 uses it).
 
 A check runs a learner's function on a few cases and compares each answer
 with the reference from ``src``:

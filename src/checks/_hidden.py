@@ -1,6 +1,6 @@
 """Hidden cases for the grader (``python -m src.grade``): one :class:`HiddenSpec` per exercise.
 
-The interface agreed between the checks and the grader (DESIGN.md, "Grading"):
+The interface agreed between the checks and the grader (docs/DESIGN.md, "Grading"):
 the grader runs the learner's notebook in an isolated child, looks up
 ``spec.function`` in the kernel's namespace and, in the child, calls
 ``spec.call(obj, args, kwargs)`` on every case of ``spec.cases()`` (under

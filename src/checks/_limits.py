@@ -1,4 +1,4 @@
-"""A per-call time limit for learner functions (the checks of every lesson, DESIGN.md "Exercises and checks").
+"""A per-call time limit for learner functions (the checks of every lesson, docs/DESIGN.md "Exercises and checks").
 
 A learner function that loops forever must end with a "took too long" verdict
 rather than hang the notebook. Python cannot kill a thread, so two strategies:

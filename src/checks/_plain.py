@@ -1,6 +1,6 @@
 """Plain data for exercise answers: conversion, strict comparison, compact display.
 
-The checks (lessons 00-07, see DESIGN.md "Exercises and checks") and the
+The checks (lessons 00-07, see docs/DESIGN.md "Exercises and checks") and the
 grader (``python -m src.grade``) compare a learner's answer with the
 reference as *plain* data: ``None``, ``bool``, ``int``, ``float``, ``str``,
 lists, dicts with ``str``/``int`` keys, and numpy arrays of bool / integer /

@@ -1,6 +1,6 @@
 """Grade a class's submitted notebooks: ``python -m src.grade SUBMISSION.ipynb... | FOLDER``.
 
-For teachers who hand out ``lessons/`` as assignments (DESIGN.md, "Grading"; the
+For teachers who hand out ``lessons/`` as assignments (docs/DESIGN.md, "Grading"; the
 exercises are those of ``src.checks``, lessons 00-08). A verdict a teacher can trust:
 
 1. Each notebook runs in an isolated child (:mod:`src.grade._sandbox`): its own

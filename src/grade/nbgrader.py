@@ -1,6 +1,6 @@
 """Use the course with nbgrader: turn a solution notebook into an nbgrader *source* notebook.
 
-``solutions/{vi,en}/NN_*.ipynb`` (lessons 00-08, DESIGN.md "Grading") already mark each
+``solutions/{vi,en}/NN_*.ipynb`` (lessons 00-08, docs/DESIGN.md "Grading") already mark each
 solution cell the nbgrader way (``### BEGIN SOLUTION`` / ``### END SOLUTION`` and
 ``metadata.nbgrader`` with ``solution: true``). This module adds what nbgrader needs to
 award points: every check cell (``result = checks.check_...(fn)``) becomes a locked
