@@ -33,6 +33,42 @@ def test_evaluation_is_in_eval_mode_and_restores_training_mode():
     assert a == b and model.training
 
 
+class _Exploding(torch.nn.Module):
+    """A model whose forward raises (a learner's bug, a bad batch): the caller's mode must survive it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 1)
+
+    def forward(self, x):
+        raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_predict_and_evaluate_restore_the_mode_when_the_forward_raises(training):
+    _, vl = data.make_loaders("mosaic", size=32, batch_size=8, train_count=8, val_count=8)
+    model = _Exploding().train(training)
+    with pytest.raises(RuntimeError, match="boom"):
+        train.predict(model, torch.randn(1, 3, 8, 8))
+    assert model.training is training
+    with pytest.raises(RuntimeError, match="boom"):
+        train.evaluate(model, vl, num_classes=2)
+    assert model.training is training
+
+
+def test_predict_keeps_an_eval_model_in_eval_mode():
+    model = models.FCN(5).eval()
+    train.predict(model, torch.randn(1, 3, 32, 32))
+    assert not model.training
+
+
+def test_evaluate_refuses_an_empty_loader():
+    model = models.FCN(5).train()
+    with pytest.raises(ValueError, match="loader"):
+        train.evaluate(model, [], num_classes=5)
+    assert model.training
+
+
 def test_checkpoint_round_trip(tmp_path):
     model = models.FCN(5)
     path = train.save_checkpoint(model, tmp_path / "m.pt", epochs=3, note="x")
