@@ -55,25 +55,23 @@ NAMES = {"fcn": "FCN", "deeplabv3": "DeepLabV3 (ASPP)", "pspnet": "PSPNet", "ref
 def build_model(arch: str, num_classes: int, se: bool = False, output_stride: int = 8) -> nn.Module:
     """One of the four architectures on the tiny backbone, with SE (backbone + decoder) when ``se``."""
     from .deeplab import DeepLabV3
-    from .models import FCN, TinyBackbone
+    from .models import FCN
     from .pspnet import PSPNet
     from .refinenet import RefineNet
-    from .se import add_se
 
     if arch not in ARCHITECTURES:
         raise bad_argument("build_model", "arch", f"một trong {ARCHITECTURES}", f"one of {ARCHITECTURES}", arch)
     where = "both" if se else False
     if arch == "fcn":
-        model = FCN(num_classes, backbone=TinyBackbone(output_stride=output_stride))
-        return add_se(model, "both") if se else model
+        return FCN(num_classes, "tiny", output_stride=output_stride, se=where)
     if arch == "deeplabv3":
         # rates scaled to the 8x8 (64 px) - 12x12 (96 px) map at OS 8, as lesson 02 teaches: the default
         # (12, 24, 36) would only see padding there (src.aspp.DegenerateASPPWarning)
         rates = (2, 4, 6) if output_stride == 8 else (1, 2, 3)
-        return DeepLabV3("tiny", num_classes, output_stride=output_stride, atrous_rates=rates, channels=64, se=where)
+        return DeepLabV3(num_classes, "tiny", output_stride=output_stride, atrous_rates=rates, channels=64, se=where)
     if arch == "pspnet":
-        return PSPNet("tiny", num_classes, output_stride=output_stride, channels=64, se=where)
-    return RefineNet("tiny", num_classes, light=True, features=64, se=where)
+        return PSPNet(num_classes, "tiny", output_stride=output_stride, channels=64, se=where)
+    return RefineNet(num_classes, "tiny", light=True, channels=64, se=where)
 
 
 @dataclass

@@ -383,25 +383,20 @@ def layer4_rates(model: nn.Module) -> list[int]:
 
 
 def resnet_backbone(output_stride: int = 32, depth: int = 50, multi_grid: Sequence[int] | None = None) -> nn.Sequential:
-    """A torchvision ResNet (``weights=None``) up to ``layer4`` at the given output stride.
+    """A torchvision ResNet (``weights=None``) up to ``layer4`` at the given output stride (lesson 02).
 
-    Strides of the last stages become dilation through torchvision's
-    ``replace_stride_with_dilation``; ``multi_grid`` (e.g. ``(1, 2, 4)``) then sets
-    layer4's rates as in DeepLabv3. The returned ``nn.Sequential`` maps an image to
-    the last feature map; its ``[-1]`` is ``layer4``.
+    A thin wrapper over :class:`src.backbones.ResNetBackbone` with torchvision's
+    ``replace_stride_with_dilation`` rates (the first block of a dilated stage
+    keeps the previous rate), which torchvision only allows for bottleneck
+    ResNets (50, 101); ``multi_grid`` (e.g. ``(1, 2, 4)``, one per block) then
+    sets layer4's rates as in DeepLabv3. The returned ``nn.Sequential`` maps an
+    image to the last feature map; its ``[-1]`` is ``layer4``.
     """
-    import torchvision
+    from .backbones import ResNetBackbone
 
-    builders = {
-        18: torchvision.models.resnet18,
-        34: torchvision.models.resnet34,
-        50: torchvision.models.resnet50,
-        101: torchvision.models.resnet101,
-    }
-    if depth not in builders:
+    if depth not in (18, 34, 50, 101):
         raise bad_argument("resnet_backbone", "depth", "18, 34, 50 hoặc 101", "18, 34, 50 or 101", depth)
-    replace = replace_stride_for(output_stride)
-    if depth in (18, 34) and any(replace):
+    if depth in (18, 34) and any(replace_stride_for(output_stride)):
         raise bad_argument(
             "resnet_backbone",
             "depth",
@@ -409,12 +404,16 @@ def resnet_backbone(output_stride: int = 32, depth: int = 50, multi_grid: Sequen
             "50 or 101 (torchvision only dilates bottleneck ResNets)",
             depth,
         )
-    model = builders[depth](weights=None, replace_stride_with_dilation=replace)
-    if multi_grid is not None:
-        apply_multi_grid(model.layer4, multi_grid)
-    return nn.Sequential(
-        model.conv1, model.bn1, model.relu, model.maxpool, model.layer1, model.layer2, model.layer3, model.layer4
-    )
+    blocks = 2 if depth == 18 else 3  # units of layer4
+    if multi_grid is not None and (
+        len(multi_grid) != blocks or any(isinstance(g, bool) or not isinstance(g, int) or g < 1 for g in multi_grid)
+    ):
+        raise bad_argument(
+            "resnet_backbone", "multi_grid", f"{blocks} số nguyên >= 1 (một cho mỗi khối)",
+            f"{blocks} integers >= 1 (one per block)", multi_grid,
+        )  # fmt: skip
+    net = ResNetBackbone(depth, output_stride, multi_grid, torchvision_rates=True)
+    return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
 
 
 def output_stride_costs(

@@ -1,25 +1,23 @@
-"""Small models shared by the lessons: a tiny ResNet-style backbone and an FCN baseline (lesson 00).
+"""Small models shared by the lessons: the FCN baseline (lesson 00) and lesson 01's RF ladder.
 
-``TinyBackbone`` mirrors torchvision's ResNet layout (a stem, then ``layer1``
-... ``layer4`` at strides 4, 8, 16, 32) with few channels, so that every
-lesson can train on a laptop CPU in seconds. Like
-``torchvision.models.resnet50(replace_stride_with_dilation=...)`` it reaches
-output stride 16 or 8 by turning the last strides into dilation (lesson 02).
 ``FCN`` is the fully convolutional baseline of Long et al. (arXiv 1411.4038):
-a backbone, a small convolutional head and bilinear upsampling.
+a backbone, a small convolutional head and bilinear upsampling, as a
+:class:`src.segmodel.SegmentationModel`. The tiny ResNet-style backbone
+(``TinyBackbone``, ``BasicBlock``) lives in :mod:`src.backbones` and is
+re-exported here, so ``src.models.TinyBackbone`` keeps working.
 """
 
 from __future__ import annotations
 
-import torch
+from typing import Any
+
 import torch.nn as nn
-import torch.nn.functional as F
 
+from .backbones import BN_MOMENTUM, BasicBlock, TinyBackbone
 from .i18n import bad_argument
+from .segmodel import ClassifierHead, SegmentationModel
 
-__all__ = ["FCN", "TinyBackbone", "count_parameters"]
-
-BN_MOMENTUM = 0.3  # short CPU runs: let BatchNorm's running statistics keep up
+__all__ = ["BN_MOMENTUM", "FCN", "BasicBlock", "RFLadder", "TinyBackbone", "count_parameters"]
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
@@ -27,96 +25,26 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convolutions with batch norm and a residual connection (He et al., arXiv 1512.03385)."""
+class FCN(SegmentationModel):
+    """Fully convolutional baseline: the backbone's last stage, a 3x3 conv + BN + ReLU head of ``channels``
+    (64 by default), a 1x1 classifier, bilinear upsampling (Long et al., arXiv 1411.4038; lesson 00).
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dilation: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=dilation, dilation=dilation, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, padding=dilation, dilation=dilation, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = None
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False),
-                nn.BatchNorm2d(out_channels, momentum=BN_MOMENTUM),
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
-
-
-class TinyBackbone(nn.Module):
-    """A four-stage residual backbone for CPU lessons; returns ``{"layer1": ..., "layer4": ...}``.
-
-    ``output_stride`` 32 (plain), 16 (layer4 dilated 2) or 8 (layer3 dilated 2,
-    layer4 dilated 4). ``channels`` gives each stage's width.
+    ``FCN(num_classes, backbone="tiny", *, output_stride=32, channels=64, se=False)``; a backbone module
+    whose ``output_stride`` differs from an explicit ``output_stride`` raises.
     """
 
-    def __init__(
-        self, widths: tuple[int, int, int, int] = (16, 32, 48, 64), output_stride: int = 32, in_channels: int = 3
-    ) -> None:
-        super().__init__()
-        if output_stride not in (8, 16, 32):
-            raise bad_argument("TinyBackbone", "output_stride", "8, 16 hoặc 32", "8, 16 or 32", output_stride)
-        if len(widths) != 4 or any((not isinstance(w, int)) or w < 1 for w in widths):
-            raise bad_argument("TinyBackbone", "widths", "bốn số nguyên dương", "four positive integers", widths)
-        self.output_stride = output_stride
-        w1, w2, w3, w4 = widths
-        self.stem = nn.Sequential(
-            nn.Conv2d(in_channels, w1, 3, 2, 1, bias=False),
-            nn.BatchNorm2d(w1, momentum=BN_MOMENTUM),
-            nn.ReLU(inplace=True),
-        )
-        d3 = 2 if output_stride == 8 else 1
-        d4 = {32: 1, 16: 2, 8: 4}[output_stride]
-        self.layer1 = BasicBlock(w1, w1, stride=2)
-        self.layer2 = BasicBlock(w1, w2, stride=2)
-        self.layer3 = BasicBlock(w2, w3, stride=1 if output_stride == 8 else 2, dilation=d3)
-        self.layer4 = BasicBlock(w3, w4, stride=1 if output_stride <= 16 else 2, dilation=d4)
-        self.channels = {"layer1": w1, "layer2": w2, "layer3": w3, "layer4": w4}
+    default_output_stride = 32
+    default_channels = 64
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = self.stem(x)
-        out = {}
-        for name in ("layer1", "layer2", "layer3", "layer4"):
-            x = getattr(self, name)(x)
-            out[name] = x
-        return out
-
-
-class FCNHead(nn.Sequential):
-    """3x3 conv, batch norm, ReLU, 1x1 classifier (the head of torchvision's FCN, smaller)."""
-
-    def __init__(self, in_channels: int, num_classes: int, hidden: int = 64) -> None:
-        super().__init__(
-            nn.Conv2d(in_channels, hidden, 3, padding=1, bias=False),
+    def build_head(self, stages: dict[str, int], **options: Any) -> nn.Module:
+        hidden = self.channels
+        return ClassifierHead(
+            nn.Conv2d(stages["layer4"], hidden, 3, padding=1, bias=False),
             nn.BatchNorm2d(hidden, momentum=BN_MOMENTUM),
             nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, num_classes, 1),
+            nn.Conv2d(hidden, self.num_classes, 1),
+            channels=hidden,
         )
-
-
-class FCN(nn.Module):
-    """Fully convolutional baseline: backbone's last stage, a small head, bilinear upsampling."""
-
-    def __init__(self, num_classes: int, backbone: nn.Module | None = None, output_stride: int = 32) -> None:
-        super().__init__()
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise bad_argument("FCN", "num_classes", "một số nguyên >= 1", "an integer >= 1", num_classes)
-        self.backbone = backbone if backbone is not None else TinyBackbone(output_stride=output_stride)
-        self.head = FCNHead(self.backbone.channels["layer4"], num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4:
-            raise bad_argument("FCN.forward", "x", "một tensor N x C x H x W", "an N x C x H x W tensor", x)
-        features = self.backbone(x)["layer4"]
-        return F.interpolate(self.head(features), size=x.shape[-2:], mode="bilinear", align_corners=False)
 
 
 # ----------------------------------------------------------------------------- lesson 01: the RF ladder

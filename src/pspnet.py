@@ -8,20 +8,24 @@ with the input: a pixel sees the whole image (bin 1) and its quadrant, third,
 sixth of it. PSPNet puts it on a dilated backbone (output stride 8), followed
 by a 3x3 conv + BN + ReLU, dropout and a 1x1 classifier. As in
 :mod:`src.aspp`, the 1x1-bin branch uses :class:`~src.aspp.PoolingBatchNorm`
-so that training at batch size 1 works.
+so that training at batch size 1 works. ``PyramidPooling`` ends in an
+attention slot (``self.attention``, filled by ``src.se.add_se(..., "decoder")``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._validate import check_int, check_int_sequence, check_number
 from .aspp import PoolingBatchNorm
-from .deeplab import _check_num_classes, apply_se, resolve_backbone, set_bn_momentum
-from .i18n import bad_argument, check_feature_map
+from .i18n import check_feature_map
+from .se import attention_slot
+from .segmodel import ClassifierHead, SegmentationModel
 
 __all__ = ["PSPNet", "PyramidPooling"]
 
@@ -33,21 +37,8 @@ class PyramidPooling(nn.Module):
         self, in_channels: int, bins: Sequence[int] = (1, 2, 3, 6), reduction_channels: int | None = None
     ) -> None:
         super().__init__()
-        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
-            raise bad_argument("PyramidPooling", "in_channels", "một số nguyên >= 1", "an integer >= 1", in_channels)
-        if (
-            isinstance(bins, (str, bytes))
-            or not isinstance(bins, Sequence)
-            or len(bins) == 0
-            or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in bins)
-        ):
-            raise bad_argument(
-                "PyramidPooling",
-                "bins",
-                "một dãy số nguyên >= 1, ví dụ (1, 2, 3, 6)",
-                "a sequence of integers >= 1, e.g. (1, 2, 3, 6)",
-                bins,
-            )
+        check_int("PyramidPooling", "in_channels", in_channels, 1)
+        bins = check_int_sequence("PyramidPooling", "bins", bins, 1, "(1, 2, 3, 6)")
         reduced = reduction_channels or max(1, in_channels // len(bins))
         self.in_channels, self.bins = in_channels, tuple(bins)
         self.stages = nn.ModuleList(
@@ -60,16 +51,17 @@ class PyramidPooling(nn.Module):
             for b in self.bins
         )
         self.out_channels = in_channels + len(self.bins) * reduced
+        self.attention = attention_slot(self.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_feature_map("PyramidPooling.forward", x, self.in_channels)
         size = x.shape[-2:]
         levels = [F.interpolate(stage(x), size=size, mode="bilinear", align_corners=False) for stage in self.stages]
-        return torch.cat([x, *levels], dim=1)
+        return self.attention(torch.cat([x, *levels], dim=1))
 
 
-class PSPHead(nn.Sequential):
-    """Pyramid pooling, 3x3 conv + BN + ReLU, dropout, 1x1 classifier."""
+class PSPHead(ClassifierHead):
+    """Pyramid pooling, 3x3 conv + BN + ReLU, dropout, 1x1 classifier (an attention slot before it)."""
 
     def __init__(self, in_channels: int, num_classes: int, bins: Sequence[int], channels: int, dropout: float) -> None:
         ppm = PyramidPooling(in_channels, bins)
@@ -80,41 +72,23 @@ class PSPHead(nn.Sequential):
             nn.ReLU(),
             nn.Dropout(dropout),
             nn.Conv2d(channels, num_classes, 1),
+            channels=channels,
         )
 
 
-class PSPNet(nn.Module):
+class PSPNet(SegmentationModel):
     """PSPNet: backbone (output stride 8 by default) + pyramid pooling head + bilinear upsampling; returns logits.
 
-    Arguments as in :class:`src.deeplab.DeepLabV3` (``backbone`` a name or a
-    module, ``binary`` for one logit, ``se`` for lesson 06); ``channels`` is
-    the width after the pyramid (512 in the paper's ResNet models).
+    ``PSPNet(num_classes, backbone="tiny", *, output_stride=8, channels=512, se=False, multi_grid=None,
+    bins=(1, 2, 3, 6), dropout=0.1)``, as every :class:`src.segmodel.SegmentationModel`
+    (``num_classes=1`` for one logit, ``se`` for lesson 06); ``channels`` is the
+    width after the pyramid (512 in the paper's ResNet models).
     """
 
-    def __init__(
-        self,
-        backbone: str | nn.Module,
-        num_classes: int,
-        output_stride: int | None = None,
-        bins: Sequence[int] = (1, 2, 3, 6),
-        binary: bool = False,
-        se: bool | str = False,
-        channels: int = 512,
-        dropout: float = 0.1,
-        multi_grid: Sequence[int] | None = None,
-    ) -> None:
-        super().__init__()
-        out = _check_num_classes("PSPNet", num_classes, binary)
-        if not (isinstance(dropout, (int, float)) and 0 <= dropout < 1):
-            raise bad_argument("PSPNet", "dropout", "một số trong [0, 1)", "a number in [0, 1)", dropout)
-        self.backbone = resolve_backbone("PSPNet", backbone, output_stride, multi_grid, default_os=8)
-        self.output_stride, self.binary, self.num_classes = self.backbone.output_stride, bool(binary), num_classes
-        self.classifier = PSPHead(self.backbone.channels["layer4"], out, bins, channels, dropout)
-        set_bn_momentum(self.classifier)
-        apply_se("PSPNet", self, se)
+    default_output_stride = 8
+    default_channels = 512
+    head_options: ClassVar[dict[str, Any]] = {"bins": (1, 2, 3, 6), "dropout": 0.1}
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor) or x.dim() != 4:
-            raise bad_argument("PSPNet.forward", "x", "một tensor N x 3 x H x W", "an N x 3 x H x W tensor", x)
-        logits = self.classifier(self.backbone(x)["layer4"])
-        return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    def build_head(self, stages: dict[str, int], bins: Sequence[int], dropout: float) -> nn.Module:
+        check_number("PSPNet", "dropout", dropout, 0.0, 1.0)
+        return PSPHead(stages["layer4"], self.num_classes, bins, self.channels, dropout)

@@ -23,19 +23,25 @@ CRP, and no RCU, which trains in seconds on a CPU.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._validate import check_choice, check_int
 from .i18n import bad_argument, tr
 from .registry import register_core
+from .se import SE_CHOICES, attention_slot
+from .segmodel import ClassifierHead, SegmentationModel
 
 __all__ = [
+    "SE_CHOICES",
     "ChainedResidualPooling",
     "MultiResolutionFusion",
     "RefineNet",
     "RefineNetBlock",
+    "RefineNetDecoder",
     "ResidualConvUnit",
     "chained_residual_pooling",
     "draw_cascade",
@@ -43,12 +49,7 @@ __all__ = [
     "selfcheck_core",
 ]
 
-SE_CHOICES = (False, True, "backbone", "decoder", "both")
-
-
-def _check_int(function: str, name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise bad_argument(function, name, f"một số nguyên >= {minimum}", f"an integer >= {minimum}", value)
+_check_int = check_int  # wrong type: TypeError; out of range: ValueError (src._validate)
 
 
 def _check_map(function: str, name: str, x: object, channels: int | None = None) -> None:
@@ -214,6 +215,7 @@ class RefineNetBlock(nn.Module):
         self.fusion = MultiResolutionFusion(in_channels, out_channels, kernel_size=k)
         self.crp = ChainedResidualPooling(out_channels, crp_blocks, kernel_size=k)
         self.output = nn.Sequential(*[ResidualConvUnit(out_channels) for _ in range(n_out)])
+        self.attention = attention_slot(out_channels)  # scSE goes here (src.se.add_se, lesson 06)
 
     def forward(self, *features: torch.Tensor) -> torch.Tensor:
         if len(features) == 1 and isinstance(features[0], (list, tuple)):
@@ -227,102 +229,83 @@ class RefineNetBlock(nn.Module):
                 len(features),
             )
         paths = [adapt(x) for adapt, x in zip(self.adapt, features)]
-        return self.output(self.crp(self.fusion(*paths)))
+        return self.attention(self.output(self.crp(self.fusion(*paths))))
 
 
-def _make_backbone(backbone: str | nn.Module) -> nn.Module:
-    if isinstance(backbone, str):
-        from .backbones import build_backbone
+class RefineNetDecoder(nn.Module):
+    """The 4-cascade over a backbone's four stages: reduce each stage, RefineNet-4 ... RefineNet-1, classifier.
 
-        return build_backbone(backbone, output_stride=32)
-    if not isinstance(backbone, nn.Module) or not isinstance(getattr(backbone, "channels", None), dict):
-        raise bad_argument(
-            "RefineNet",
-            "backbone",
-            "tên mạng xương sống ('tiny', 'resnet18'...'resnet152') hoặc một nn.Module có thuộc tính `channels`",
-            "a backbone name ('tiny', 'resnet18'...'resnet152') or an nn.Module with a `channels` dict",
-            backbone,
-            TypeError,
-        )
-    return backbone
-
-
-class RefineNet(nn.Module):
-    """The 4-cascade RefineNet over a backbone's four stages (output stride 32).
-
-    Stage m is first reduced to ``features`` channels (``2 * features`` for
-    layer4, as in the paper: 256 / 512); RefineNet-4 refines layer4 alone,
-    RefineNet-3 fuses its output with layer3, and so on down to layer1 (1/4 of
-    the input). The prediction is made at 1/4 resolution (two RCUs and a 1x1
-    conv; a 3x3 conv when ``light``) and upsampled bilinearly to the input size.
-
-    ``backbone``: a name for :func:`src.backbones.build_backbone` (``"tiny"``,
-    ``"resnet18"`` ... ``"resnet152"``, built with ``weights=None``) or a module
-    whose forward returns ``{"layer1": ..., "layer4": ...}`` and that has a
-    ``channels`` dict. ``se``: False, or True / "backbone" / "decoder" / "both"
-    to add Squeeze-and-Excitation with :func:`src.se.add_se` (lesson 06).
+    Stage m is first reduced to ``channels`` (``2 * channels`` for layer4, as in
+    the paper: 256 / 512); RefineNet-4 refines layer4 alone, RefineNet-3 fuses
+    its output with layer3, and so on down to layer1 (1/4 of the input). The
+    classifier works at 1/4 resolution (two RCUs and a 1x1 conv; a 3x3 conv when
+    ``light``). ``forward(stages)`` returns every map: ``refine4`` ... ``refine1``, ``logits``.
     """
 
-    def __init__(
-        self,
-        backbone: str | nn.Module,
-        num_classes: int,
-        light: bool = False,
-        se: bool | str = False,
-        features: int = 256,
-        crp_blocks: int = 4,
-    ) -> None:
+    def __init__(self, stages: dict[str, int], num_classes: int, channels: int, light: bool, crp_blocks: int) -> None:
         super().__init__()
-        _check_int("RefineNet", "num_classes", num_classes, 1)
-        _check_int("RefineNet", "features", features, 1)
-        _check_int("RefineNet", "crp_blocks", crp_blocks, 0)
-        if not any(se is choice for choice in (False, True)) and se not in SE_CHOICES[2:]:
-            raise bad_argument(
-                "RefineNet",
-                "se",
-                "False, True, 'backbone', 'decoder' hoặc 'both'",
-                "False, True, 'backbone', 'decoder' or 'both'",
-                se,
-            )
-        self.backbone = _make_backbone(backbone)
-        self.light, self.features = bool(light), features
-        ch = self.backbone.channels
         k = 1 if light else 3
-        widths = {"layer1": features, "layer2": features, "layer3": features, "layer4": 2 * features}
+        widths = {"layer1": channels, "layer2": channels, "layer3": channels, "layer4": 2 * channels}
         self.reduce = nn.ModuleDict(
-            {name: nn.Conv2d(ch[name], widths[name], k, padding=k // 2, bias=False) for name in widths}
+            {name: nn.Conv2d(stages[name], widths[name], k, padding=k // 2, bias=False) for name in widths}
         )
-        self.refine4 = RefineNetBlock([2 * features], 2 * features, light, crp_blocks)
-        self.refine3 = RefineNetBlock([2 * features, features], features, light, crp_blocks)
-        self.refine2 = RefineNetBlock([features, features], features, light, crp_blocks)
-        self.refine1 = RefineNetBlock([features, features], features, light, crp_blocks)
+        self.refine4 = RefineNetBlock([2 * channels], 2 * channels, light, crp_blocks)
+        self.refine3 = RefineNetBlock([2 * channels, channels], channels, light, crp_blocks)
+        self.refine2 = RefineNetBlock([channels, channels], channels, light, crp_blocks)
+        self.refine1 = RefineNetBlock([channels, channels], channels, light, crp_blocks)
         if light:
-            self.classifier = nn.Sequential(nn.ReLU(), nn.Conv2d(features, num_classes, 3, padding=1))
+            self.classifier = nn.Sequential(nn.ReLU(), nn.Conv2d(channels, num_classes, 3, padding=1))
         else:
-            self.classifier = nn.Sequential(
-                ResidualConvUnit(features), ResidualConvUnit(features), nn.ReLU(), nn.Conv2d(features, num_classes, 1)
+            self.classifier = ClassifierHead(  # an attention slot before the 1x1 classifier
+                ResidualConvUnit(channels),
+                ResidualConvUnit(channels),
+                nn.ReLU(),
+                nn.Conv2d(channels, num_classes, 1),
+                channels=channels,
             )
-        if se is not False:
-            from .se import add_se
 
-            add_se(self, where="both" if se is True else se)
-
-    def cascade(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Every intermediate map: backbone stages, the four RefineNet outputs, the 1/4-resolution logits."""
-        _check_map("RefineNet.forward", "x", x)
-        stages = self.backbone(x)
-        out = dict(stages)
+    def forward(self, stages: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         r = {name: self.reduce[name](stages[name]) for name in self.reduce}
-        out["refine4"] = self.refine4(r["layer4"])
+        out = {"refine4": self.refine4(r["layer4"])}
         out["refine3"] = self.refine3(out["refine4"], r["layer3"])
         out["refine2"] = self.refine2(out["refine3"], r["layer2"])
         out["refine1"] = self.refine1(out["refine2"], r["layer1"])
         out["logits"] = self.classifier(out["refine1"])
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.cascade(x)["logits"]
-        return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+class RefineNet(SegmentationModel):
+    """The 4-cascade RefineNet over a backbone's four stages (output stride 32), see :class:`RefineNetDecoder`.
+
+    ``RefineNet(num_classes, backbone="tiny", *, output_stride=32, channels=256, se=False,
+    light=False, crp_blocks=4)``, as every :class:`src.segmodel.SegmentationModel`.
+    The prediction is made at 1/4 resolution and upsampled bilinearly to the
+    input size. ``backbone``: a name for :func:`src.backbones.build_backbone`
+    (``"tiny"``, ``"resnet18"`` ... ``"resnet152"``, built with ``weights=None``)
+    or a module whose forward returns ``{"layer1": ..., "layer4": ...}`` and that
+    has ``channels`` and ``output_stride``. ``se``: False, or True / "backbone" /
+    "decoder" / "both" to add Squeeze-and-Excitation with :func:`src.se.add_se`
+    (lesson 06). ``light=True``: Light-Weight RefineNet (arXiv 1810.03272).
+    """
+
+    default_output_stride = 32
+    default_channels = 256
+    head_options: ClassVar[dict[str, Any]] = {"light": False, "crp_blocks": 4}
+
+    def build_head(self, stages: dict[str, int], light: bool, crp_blocks: int) -> nn.Module:
+        check_choice("RefineNet", "light", light, (False, True))
+        _check_int("RefineNet", "crp_blocks", crp_blocks, 0)
+        self.light = light
+        return RefineNetDecoder(stages, self.num_classes, self.channels, light, crp_blocks)
+
+    def decode(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.classifier(features)["logits"]
+
+    def cascade(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every intermediate map: backbone stages, the four RefineNet outputs, the 1/4-resolution logits."""
+        _check_map("RefineNet.cascade", "x", x)
+        stages = self.backbone(x)
+        return {**stages, **self.classifier(stages)}
 
 
 def draw_cascade(shapes: dict[str, Sequence[int]] | None = None, ax=None):
@@ -384,7 +367,7 @@ def selfcheck_core(device: torch.device) -> str:
 
     parts = []  # python -m src.selfcheck runs every core inside src._rng.seeded(0)
     for light in (True, False):
-        model = RefineNet(TinyBackbone(), num_classes=5, light=light, features=16).to(device)
+        model = RefineNet(5, TinyBackbone(), light=light, channels=16).to(device)
         x = torch.randn(2, 3, 65, 47, device=device)
         out = model(x)
         if out.shape != (2, 5, 65, 47) or not torch.isfinite(out).all():

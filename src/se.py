@@ -11,9 +11,14 @@
   (``cSE``) and the spatial recalibrations — meant for segmentation decoders.
 
 :func:`add_se` puts SE into an existing model in place: ``"backbone"`` (SE in
-every residual block), ``"decoder"`` (scSE after the decoder's feature blocks,
-see :data:`DECODER_BLOCKS`) or ``"both"``. :func:`record_gates` hooks the
-sigmoid gates, which lesson 06 averages per class.
+every residual block), ``"decoder"`` (scSE after the decoder's feature blocks)
+or ``"both"``. The course's blocks hold explicit *attention slots*
+(:func:`attention_slot`: ``self.attention = nn.Identity()`` until filled, in the
+spirit of segmentation_models_pytorch's decoders); ``add_se`` swaps a slot for
+an SE module, so SE runs in the block's own forward: no forward hooks, and
+``print(model)`` shows only modules that run. :func:`record_gates` reads the
+sigmoid gates (with temporary hooks: reading, not attaching), which lesson 06
+averages per class.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from .i18n import bad_argument, tr
 from .registry import register_core
 
 __all__ = [
-    "DECODER_BLOCKS",
+    "SE_CHOICES",
+    "SE_PLACES",
     "SEBlock",
     "add_se",
+    "attention_slot",
     "buggy_squeeze",
     "cSE",
     "class_gate_means",
@@ -48,9 +55,24 @@ __all__ = [
     "spatial_se",
 ]
 
-#: class names of the decoder feature blocks after which ``add_se(..., "decoder")`` puts an scSE
-#: (their output must be a single N x C x H x W tensor, C read by :func:`_out_channels`)
-DECODER_BLOCKS = ("ASPP", "PyramidPooling", "PSPModule", "RefineNetBlock")
+#: where :func:`add_se` can put SE: residual blocks, decoder blocks, or both
+SE_PLACES = ("backbone", "decoder", "both")
+#: the ``se=`` values of every segmentation model (:mod:`src.segmodel`): True means "both"
+SE_CHOICES = (False, True, *SE_PLACES)
+
+
+def attention_slot(channels: int, kind: str = "decoder") -> nn.Identity:
+    """An empty attention slot: an ``nn.Identity`` that records its ``channels`` and its ``kind``.
+
+    A block stores it as ``self.attention`` and calls it in its forward;
+    :func:`add_se` replaces it with an ``SEBlock`` (``kind="backbone"``: inside a
+    residual branch, before the addition) or an ``scSE`` (``kind="decoder"``).
+    """
+    if kind not in SE_PLACES[:2]:
+        raise bad_argument("attention_slot", "kind", "'backbone' hoặc 'decoder'", "'backbone' or 'decoder'", kind)
+    slot = nn.Identity()
+    slot.attention_kind, slot.attention_channels = kind, _check_channels("attention_slot", "channels", channels)
+    return slot
 
 
 def _check_channels(fn: str, name: str, value: object, low: int = 1, high: int | None = None) -> int:
@@ -188,90 +210,86 @@ class scSE(nn.Module):
 # ---------------------------------------------------------------- adding SE to a model
 
 
-def _residual_branch_end(module: nn.Module) -> str | None:
-    """Name of the last BatchNorm of a residual block's branch (``bn3`` / ``bn2``), or None if not a block."""
-    from torchvision.models.resnet import BasicBlock as TVBasic
-    from torchvision.models.resnet import Bottleneck
-
-    from .models import BasicBlock as TinyBasic
-
-    if isinstance(module, Bottleneck):
-        return "bn3"
-    if isinstance(module, (TVBasic, TinyBasic)):
-        return "bn2"
-    return None
+def _slots(model: nn.Module, kind: str) -> list[tuple[nn.Module, str, str, int]]:
+    """(parent, attribute, qualified name, channels) of every attention slot of ``kind``, empty or filled."""
+    found = []
+    for parent_name, parent in model.named_modules():
+        for leaf, child in parent.named_children():
+            if getattr(child, "attention_kind", None) == kind:
+                name = f"{parent_name}.{leaf}" if parent_name else leaf
+                found.append((parent, leaf, name, child.attention_channels))
+    return found
 
 
-def _out_channels(module: nn.Module) -> int | None:
-    value = getattr(module, "out_channels", None)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    for sub in reversed(list(module.modules())):  # the last conv / norm fixes the width
-        if isinstance(sub, nn.Conv2d):
-            return sub.out_channels
-        if isinstance(sub, (nn.BatchNorm2d, nn.GroupNorm)):
-            return sub.num_features if isinstance(sub, nn.BatchNorm2d) else sub.num_channels
-    return None
+def _torchvision_sites(model: nn.Module, kind: str) -> list[tuple[nn.Module, str, str, int]]:
+    """Sites in torchvision modules, which have no slots: the residual branch's last BatchNorm
+    (``bn3`` / ``bn2``), and in torchvision's ``DeepLabHead`` the ASPP and the features entering the 1x1 classifier.
+    A site is filled by swapping the module for ``Sequential(module, SE)`` (explicit, no hook)."""
+    from torchvision.models.resnet import BasicBlock, Bottleneck
+    from torchvision.models.segmentation.deeplabv3 import DeepLabHead
 
-
-def _apply_scse(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-    return module.scse(output)
+    found = []
+    for name, module in model.named_modules():
+        prefix = f"{name}." if name else ""
+        if kind == "backbone" and isinstance(module, (Bottleneck, BasicBlock)):
+            leaf = "bn3" if isinstance(module, Bottleneck) else "bn2"
+            bn = getattr(module, leaf)
+            channels = (bn[0] if isinstance(bn, nn.Sequential) else bn).num_features
+            found.append((module, leaf, prefix + leaf, channels))
+        elif kind == "decoder" and isinstance(module, DeepLabHead):
+            found.append((module, "0", prefix + "0", module[1].in_channels))
+            found.append((module, "3", prefix + "3", module[4].in_channels))
+    return found
 
 
 def _decoder_sites(model: nn.Module) -> list[tuple[str, nn.Module, int]]:
     """(name, module, channels) of every place that gets an scSE; see :func:`add_se`."""
-    sites: list[tuple[str, nn.Module, int]] = []
-    for name, module in model.named_modules():
-        if type(module).__name__ in DECODER_BLOCKS:
-            channels = _out_channels(module)
-            if channels is not None:
-                sites.append((name, module, channels))
-        elif isinstance(module, nn.Sequential) and len(module) >= 2 and name.split(".")[-1] in ("head", "classifier"):
-            last = module[-1]
-            if isinstance(last, nn.Conv2d) and last.kernel_size == (1, 1):  # a head: features -> 1x1 classifier
-                sites.append(
-                    (f"{name}.{len(module) - 2}" if name else str(len(module) - 2), module[-2], last.in_channels)
-                )
-    return sites
+    sites = _slots(model, "decoder") + _torchvision_sites(model, "decoder")
+    return [(name, getattr(parent, leaf), channels) for parent, leaf, name, channels in sites]
+
+
+def _filled(module: nn.Module) -> bool:
+    """True when a site already holds SE: the SE module itself (a slot) or ``Sequential(module, SE)``."""
+    if isinstance(module, (SEBlock, scSE)):
+        return True
+    return isinstance(module, nn.Sequential) and len(module) == 2 and isinstance(module[1], (SEBlock, scSE))
 
 
 def add_se(model: nn.Module, where: str = "backbone", reduction: int = 16) -> nn.Module:
     """Insert Squeeze-and-Excitation into ``model`` in place and return it.
 
-    ``"backbone"``: in every residual block (torchvision ``BasicBlock`` / ``Bottleneck``,
-    ``src.models.BasicBlock``) the branch's last BatchNorm (``bn2`` / ``bn3``) becomes
-    ``Sequential(bn, SEBlock(C, max(1, C // reduction)))``: SE acts before the addition,
-    as in SE-ResNet. ``"decoder"``: an ``scSE(C, reduction=2)`` (Roy et al.) is attached,
-    as child ``scse`` with a forward hook, to (a) every module whose class name is in
-    :data:`DECODER_BLOCKS` (ASPP, pyramid pooling, RefineNet blocks) and (b) in a
-    ``Sequential`` named ``head`` or ``classifier`` that ends with a 1x1 classifier,
-    the module feeding that classifier. ``"both"``: both. Calling it twice adds nothing new.
+    ``"backbone"``: every backbone attention slot (the residual branch of
+    ``src.backbones.BasicBlock``, after ``bn2``, before the addition) gets an
+    ``SEBlock(C, max(1, C // reduction))``, as in SE-ResNet; in torchvision's
+    ``BasicBlock`` / ``Bottleneck`` (no slot) the branch's last BatchNorm becomes
+    ``Sequential(bn, SEBlock)``, the same place. ``"decoder"``: every decoder
+    slot gets an ``scSE(C, reduction=2)`` (Roy et al.): after ASPP, pyramid
+    pooling and each RefineNet block, and on the features entering a head's 1x1
+    classifier (in torchvision's ``DeepLabHead``: ``Sequential(module, scSE)``).
+    ``"both"``: both. Calling it twice adds nothing new.
     """
     if not isinstance(model, nn.Module):
         raise bad_argument("add_se", "model", "một nn.Module", "an nn.Module", model, TypeError)
-    if where not in ("backbone", "decoder", "both"):
+    if where not in SE_PLACES:
         raise bad_argument(
             "add_se", "where", "'backbone', 'decoder' hoặc 'both'", "'backbone', 'decoder' or 'both'", where
         )
     _check_channels("add_se", "reduction", reduction)
     found = 0
-    if where in ("backbone", "both"):
-        for module in list(model.modules()):
-            name = _residual_branch_end(module)
-            if name is None:
-                continue
+    for kind in ("backbone", "decoder"):
+        if where not in (kind, "both"):
+            continue
+        for parent, leaf, _name, channels in _slots(model, kind) + _torchvision_sites(model, kind):
             found += 1
-            bn = getattr(module, name)
-            if isinstance(bn, nn.Sequential):  # already has SE
+            current = getattr(parent, leaf)
+            if _filled(current):
                 continue
-            channels = bn.num_features
-            setattr(module, name, nn.Sequential(bn, SEBlock(channels, max(1, channels // reduction))))
-    if where in ("decoder", "both"):
-        for _name, module, channels in _decoder_sites(model):
-            found += 1
-            if not hasattr(module, "scse"):
-                module.add_module("scse", scSE(channels))
-                module.register_forward_hook(_apply_scse)
+            block = SEBlock(channels, max(1, channels // reduction)) if kind == "backbone" else scSE(channels)
+            if isinstance(current, nn.Identity):  # an attention slot: the SE module takes its place
+                block.attention_kind, block.attention_channels = kind, channels
+                setattr(parent, leaf, block)
+            else:  # a torchvision module without a slot
+                parent.add_module(leaf, nn.Sequential(current, block))
     if found == 0:
         raise bad_argument(
             "add_se",

@@ -29,7 +29,7 @@ def test_each_level_is_piecewise_from_its_grid():
 
 
 def test_pspnet_forward_backward_batch_one():
-    model = PSPNet("tiny", 4, channels=16).train()
+    model = PSPNet(4, "tiny", channels=16).train()
     assert model.output_stride == 8
     out = model(torch.randn(1, 3, 32, 32))
     assert out.shape == (1, 4, 32, 32)
@@ -38,15 +38,15 @@ def test_pspnet_forward_backward_batch_one():
 
 
 def test_pspnet_binary_and_se():
-    model = PSPNet("tiny", 2, output_stride=16, binary=True, channels=16)
+    model = PSPNet(1, "tiny", output_stride=16, channels=16)  # num_classes=1: one logit (sigmoid)
     assert model(torch.randn(2, 3, 32, 32)).shape == (2, 1, 32, 32)
-    se = PSPNet("tiny", 3, channels=16, se="decoder")
+    se = PSPNet(3, "tiny", channels=16, se="decoder")
     assert se(torch.randn(2, 3, 32, 32)).shape == (2, 3, 32, 32)
 
 
 @pytest.mark.slow
 def test_pspnet_resnet50():
-    model = PSPNet("resnet50", 5).eval()
+    model = PSPNet(5, "resnet50").eval()
     with torch.no_grad():
         assert model(torch.randn(1, 3, 48, 48)).shape == (1, 5, 48, 48)
 
@@ -61,8 +61,12 @@ def test_bad_pyramid_arguments(kwargs):
 
 def test_bad_pspnet_arguments():
     with pytest.raises(ValueError, match="num_classes"):
-        PSPNet("tiny", 1)
+        PSPNet(0, "tiny")
+    with pytest.raises(TypeError, match="num_classes"):
+        PSPNet("tiny", 3)  # the old argument order
+    with pytest.raises(TypeError, match="binary"):
+        PSPNet(2, "tiny", binary=True)
     with pytest.raises(ValueError, match="dropout"):
-        PSPNet("tiny", 3, dropout=2.0)
+        PSPNet(3, "tiny", dropout=2.0)
     with pytest.raises(ValueError, match="x"):
         PyramidPooling(8)(torch.randn(1, 4, 5, 5))

@@ -93,7 +93,7 @@ def test_light_block_has_no_rcu_and_only_1x1_convs():
 @given(h=st.integers(33, 80), w=st.integers(33, 80), light=st.booleans())
 def test_refinenet_any_size_gives_logits_at_the_input_size(h, w, light):
     torch.manual_seed(0)
-    model = rn.RefineNet(TinyBackbone(), num_classes=3, light=light, features=8).eval()
+    model = rn.RefineNet(3, TinyBackbone(), light=light, channels=8).eval()
     with torch.no_grad():
         maps = model.cascade(torch.randn(1, 3, h, w))
         out = model(torch.randn(1, 3, h, w))
@@ -107,7 +107,7 @@ def test_refinenet_any_size_gives_logits_at_the_input_size(h, w, light):
 
 def test_refinenet_trains_a_step_and_all_parameters_get_gradients():
     torch.manual_seed(0)
-    model = rn.RefineNet("tiny", num_classes=4, light=False, features=8)
+    model = rn.RefineNet(4, "tiny", light=False, channels=8)
     out = model(torch.randn(2, 3, 37, 41))
     F.cross_entropy(out, torch.randint(0, 4, (2, 37, 41))).backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
@@ -116,7 +116,7 @@ def test_refinenet_trains_a_step_and_all_parameters_get_gradients():
 
 @pytest.mark.slow
 def test_refinenet_on_resnet18_at_stride_32():
-    model = rn.RefineNet("resnet18", num_classes=21, features=32).eval()
+    model = rn.RefineNet(21, "resnet18", channels=32).eval()
     assert model.backbone.channels["layer4"] == 512
     with torch.no_grad():
         maps = model.cascade(torch.randn(1, 3, 97, 65))
@@ -126,21 +126,22 @@ def test_refinenet_on_resnet18_at_stride_32():
 
 
 def test_light_refinenet_is_smaller_than_the_full_one():
-    light = rn.RefineNet(TinyBackbone(), 5, light=True, features=32)
-    full = rn.RefineNet(TinyBackbone(), 5, light=False, features=32)
+    light = rn.RefineNet(5, TinyBackbone(), light=True, channels=32)
+    full = rn.RefineNet(5, TinyBackbone(), light=False, channels=32)
     assert src.models.count_parameters(light) < src.models.count_parameters(full) / 3
 
 
 @pytest.mark.parametrize(
     "call, kind, word",
     [
-        (lambda: rn.RefineNet(TinyBackbone(), 0), ValueError, "num_classes"),
-        (lambda: rn.RefineNet(TinyBackbone(), 3, features=0), ValueError, "features"),
-        (lambda: rn.RefineNet(TinyBackbone(), 3, se="everywhere"), ValueError, "se"),
-        (lambda: rn.RefineNet(TinyBackbone(), 3, se=1), ValueError, "se"),
-        (lambda: rn.RefineNet(nn.Conv2d(3, 3, 1), 3), TypeError, "backbone"),
-        (lambda: rn.RefineNet("vgg16", 3), ValueError, "name"),
-        (lambda: rn.RefineNet(TinyBackbone(), 3)(torch.randn(3, 32, 32)), ValueError, "x"),
+        (lambda: rn.RefineNet(0, TinyBackbone()), ValueError, "num_classes"),
+        (lambda: rn.RefineNet(3, TinyBackbone(), channels=0), ValueError, "channels"),
+        (lambda: rn.RefineNet(3, TinyBackbone(), features=8), TypeError, "features"),  # renamed to channels
+        (lambda: rn.RefineNet(3, TinyBackbone(), se="everywhere"), ValueError, "se"),
+        (lambda: rn.RefineNet(3, TinyBackbone(), se=1), ValueError, "se"),
+        (lambda: rn.RefineNet(3, nn.Conv2d(3, 3, 1)), TypeError, "backbone"),
+        (lambda: rn.RefineNet(3, "vgg16"), ValueError, "name"),
+        (lambda: rn.RefineNet(3, TinyBackbone())(torch.randn(3, 32, 32)), ValueError, "x"),
         (lambda: rn.ResidualConvUnit(4)(torch.randn(1, 5, 8, 8)), ValueError, "channels"),
         (lambda: rn.ResidualConvUnit(0), ValueError, "channels"),
         (lambda: rn.MultiResolutionFusion(8), TypeError, "in_channels"),
@@ -161,7 +162,7 @@ def test_bad_input_names_the_argument(call, kind, word):
 def test_error_message_follows_the_language():
     src.set_language("vi")
     with pytest.raises(ValueError, match="tham số `num_classes`"):
-        rn.RefineNet(TinyBackbone(), 0)
+        rn.RefineNet(0, TinyBackbone())
 
 
 def test_se_flag_calls_add_se(monkeypatch):
@@ -173,9 +174,9 @@ def test_se_flag_calls_add_se(monkeypatch):
     fake.add_se = lambda model, where="both", reduction=16: calls.append(where)
     monkeypatch.setitem(sys.modules, "src.se", fake)
     monkeypatch.setattr(src, "se", fake, raising=False)
-    rn.RefineNet(TinyBackbone(), 3, light=True, features=8, se=True)
-    rn.RefineNet(TinyBackbone(), 3, light=True, features=8, se="decoder")
-    rn.RefineNet(TinyBackbone(), 3, light=True, features=8, se=False)
+    rn.RefineNet(3, TinyBackbone(), light=True, channels=8, se=True)
+    rn.RefineNet(3, TinyBackbone(), light=True, channels=8, se="decoder")
+    rn.RefineNet(3, TinyBackbone(), light=True, channels=8, se=False)
     assert calls == ["both", "decoder"]
 
 
@@ -188,7 +189,7 @@ def test_draw_cascade_with_shapes():
     import matplotlib
 
     matplotlib.use("Agg")
-    model = rn.RefineNet(TinyBackbone(), 3, light=True, features=8).eval()
+    model = rn.RefineNet(3, TinyBackbone(), light=True, channels=8).eval()
     with torch.no_grad():
         shapes = {k: tuple(v.shape) for k, v in model.cascade(torch.randn(1, 3, 64, 64)).items()}
     fig = rn.draw_cascade(shapes)

@@ -166,23 +166,74 @@ def test_add_se_backbone_on_tiny_fcn():
     assert sum(isinstance(m, se.SEBlock) for m in model.modules()) == n == 4
 
 
-def test_add_se_decoder_hooks_the_head_and_trains():
+def test_add_se_decoder_fills_the_head_slot_and_trains():
     torch.manual_seed(0)
+    plain = FCN(3)
+    assert isinstance(plain.classifier.attention, nn.Identity)  # an empty slot until add_se fills it
     model = se.add_se(FCN(3), "decoder")
     sites = se._decoder_sites(model)
-    assert [name for name, _, _ in sites] == ["head.2"]
-    assert isinstance(model.head[2].scse, se.scSE)
+    assert [name for name, _, _ in sites] == ["classifier.attention"]
+    assert isinstance(model.classifier.attention, se.scSE)
+    assert not model._forward_hooks and not any(m._forward_hooks for m in model.modules())  # no hooks
     x = torch.randn(2, 3, 32, 32)
     out = model(x)
     out.sum().backward()
-    assert model.head[2].scse.sse.conv.weight.grad is not None  # the scSE is in the graph
-    # the hook survives a deep copy and a state_dict round trip
+    assert model.classifier.attention.sse.conv.weight.grad is not None  # the scSE is in the graph
+    # the SE survives a deep copy and a state_dict round trip
     twin = copy.deepcopy(model)
     torch.testing.assert_close(twin(x), model(x))
     fresh = se.add_se(FCN(3), "decoder")
     fresh.load_state_dict(model.state_dict())
     model.eval(), fresh.eval()
     torch.testing.assert_close(fresh(x), model(x))
+    # a model built with se= is the same model as one filled afterwards
+    assert sorted(FCN(3, se="decoder").state_dict()) == sorted(model.state_dict())
+
+
+def _modules_that_run(model: nn.Module, x: torch.Tensor) -> tuple[set[str], set[str]]:
+    """(names of every submodule, names of those called in a forward), via pre-hooks placed by the test.
+
+    ``ModuleList`` / ``ModuleDict`` are containers that have no forward: they are left out, their children are not.
+    """
+    called: set[str] = set()
+    listed = {n for n, m in model.named_modules() if not isinstance(m, (nn.ModuleList, nn.ModuleDict))}
+    handles = [
+        module.register_forward_pre_hook(lambda _m, _i, name=name: called.add(name))
+        for name, module in model.named_modules()
+    ]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return listed, called
+
+
+@pytest.mark.parametrize("flag", [False, "backbone", "decoder", "both"])
+@pytest.mark.parametrize("arch", ["fcn", "deeplabv3", "pspnet", "refinenet"])
+def test_print_model_shows_only_modules_that_run(arch, flag):
+    from src.compare import build_model
+    from src.refinenet import RefineNet
+
+    torch.manual_seed(0)
+    model = build_model(arch, 3)
+    if flag:
+        se.add_se(model, flag)
+    models = [model]
+    if arch == "refinenet":
+        models.append(RefineNet(3, "tiny", light=False, channels=8, se=flag))  # the full one too
+    for m in models:
+        listed, called = _modules_that_run(m, torch.randn(2, 3, 48, 40))
+        assert listed - called == set(), f"printed but never run: {sorted(listed - called)}"
+        if flag:
+            assert any(isinstance(x, (se.SEBlock, se.scSE)) for x in m.modules())
+
+
+def test_modules_that_run_detects_a_module_that_does_not():
+    model = FCN(3)
+    model.classifier.unused = nn.Conv2d(1, 1, 1)  # printed, never called
+    listed, called = _modules_that_run(model, torch.randn(2, 3, 32, 32))
+    assert listed - called == {"classifier.unused"}
 
 
 @pytest.mark.slow
@@ -192,10 +243,15 @@ def test_add_se_decoder_on_torchvision_deeplab_and_refinenet():
     net = deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=3, aux_loss=False)
     names = sorted(name for name, _, _ in se._decoder_sites(net))
     assert names == ["classifier.0", "classifier.3"]  # the ASPP and the features entering the classifier
+    se.add_se(net, "decoder")
+    assert isinstance(net.classifier[0][1], se.scSE) and isinstance(net.classifier[3][1], se.scSE)
+    se.add_se(net, "decoder")  # idempotent
+    assert sum(isinstance(m, se.scSE) for m in net.modules()) == 2
+    assert net(torch.randn(2, 3, 64, 64))["out"].shape == (2, 3, 64, 64)
     from src.refinenet import RefineNet
 
     torch.manual_seed(0)
-    rn = RefineNet("tiny", 5, light=True, se="both")
+    rn = RefineNet(5, "tiny", light=True, se="both")
     assert sum(isinstance(m, se.scSE) for m in rn.modules()) == 4  # one per RefineNet block
     assert sum(isinstance(m, se.SEBlock) for m in rn.backbone.modules()) == 4
     assert rn(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)
@@ -221,17 +277,17 @@ def test_record_gates_and_class_gate_means():
     masks[5, :, :4] = 255  # ignored pixels do not count
     means = se.class_gate_means(model, images, masks, num_classes=3)
     assert set(means) == {
-        "backbone.layer1.bn2.1",
-        "backbone.layer2.bn2.1",
-        "backbone.layer3.bn2.1",
-        "backbone.layer4.bn2.1",
+        "backbone.layer1.attention",
+        "backbone.layer2.attention",
+        "backbone.layer3.attention",
+        "backbone.layer4.attention",
     }
     with se.record_gates(model) as gates:
         model.eval()
         model(images[:3])
-    g = gates["backbone.layer4.bn2.1"][0]
-    torch.testing.assert_close(means["backbone.layer4.bn2.1"][0], g.mean(0))
-    assert torch.isnan(means["backbone.layer1.bn2.1"][1]).all()  # class 1 never dominant
+    g = gates["backbone.layer4.attention"][0]
+    torch.testing.assert_close(means["backbone.layer4.attention"][0], g.mean(0))
+    assert torch.isnan(means["backbone.layer1.attention"][1]).all()  # class 1 never dominant
     with pytest.raises(ValueError):
         with se.record_gates(FCN(3)):
             pass
@@ -281,10 +337,10 @@ def test_se_flag_of_lesson03_models():
     torch.manual_seed(0)
     x = torch.randn(2, 3, 64, 48)
     for flag, n_se, n_scse in [("backbone", 4, 0), ("decoder", 0, 2), ("both", 4, 2)]:
-        model = DeepLabV3("tiny", 5, se=flag, channels=16)
+        model = DeepLabV3(5, "tiny", se=flag, channels=16)
         assert sum(isinstance(m, se.SEBlock) for m in model.backbone.modules()) == n_se
         assert sum(isinstance(m, se.scSE) for m in model.modules()) == n_scse
         assert model(x).shape == (2, 5, 64, 48)
-    psp = PSPNet("tiny", 5, se="decoder")
+    psp = PSPNet(5, "tiny", se="decoder")
     assert sum(isinstance(m, se.scSE) for m in psp.modules()) == 2  # pyramid pooling + features before the classifier
     assert psp(x).shape == (2, 5, 64, 48)
