@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CRF_STAMP := $(VENV)/.crf-installed
 
-.PHONY: lab test test-fast notebooks lessons experiments bench lint format install crf crf-optional clean
+.PHONY: lab test test-fast notebooks lessons experiments bench lint format install crf crf-optional clean site
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,11 @@ test-fast: crf
 # Regenerate solutions/ (executed) and lessons/ from source/ (slow: runs every notebook).
 notebooks: $(STAMP)
 	$(BIN)/python tools/build.py
+
+# The static bilingual website (one page per lesson per language, bundled MathJax, offline) in _site/,
+# from the executed solutions/ notebooks; tests/test_site.py (part of `make test`) builds and browses it.
+site: $(STAMP)
+	$(BIN)/python tools/site.py
 
 # Only lessons/ (no execution); fast.
 lessons: $(STAMP)
