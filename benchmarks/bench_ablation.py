@@ -1,6 +1,6 @@
 """Lesson 03's ablation, longer than the notebook can afford: context modules on the `shapes` mosaics.
 
-Trains the four models of :func:`src.deeplab.context_ablation` (no context
+Trains the four models of :func:`src.ablations.context_ablation` (no context
 module, ASPP without image pooling, full ASPP, pyramid pooling; tiny backbone
 at output stride 8) on the `shapes` variant, where a pixel's class depends on
 the shape of its region, and prints one markdown table: parameters, training
@@ -23,8 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import src
+from src.ablations import ABLATION, context_ablation
 from src.data import make_loaders
-from src.deeplab import ABLATION, context_ablation
 from src.models import count_parameters
 from src.train import fit
 

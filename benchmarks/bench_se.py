@@ -25,8 +25,8 @@ from src.refinenet import RefineNet
 
 def build(arch: str, flag: bool | str) -> torch.nn.Module:
     if arch == "deeplabv3":
-        return DeepLabV3("tiny", num_classes=5, se=flag, atrous_rates=(1, 2, 3), channels=64)  # 4x4 map at OS 16
-    return RefineNet("tiny", 5, light=True, se=flag)
+        return DeepLabV3(5, "tiny", se=flag, atrous_rates=(1, 2, 3), channels=64)  # 4x4 map at OS 16
+    return RefineNet(5, "tiny", light=True, se=flag)
 
 
 def main(argv: list[str] | None = None) -> int:

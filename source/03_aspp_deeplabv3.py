@@ -43,10 +43,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from src import checks, losses, tr, viz
+from src.ablations import context_ablation
 from src.aspp import ASPP, ASPPPooling, DeepLabHead
 from src.backbones import build_backbone
 from src.data import TextureMosaics, make_loaders
-from src.deeplab import DeepLabV3, context_ablation
+from src.deeplab import DeepLabV3
 from src.models import count_parameters
 from src.pspnet import PSPNet, PyramidPooling
 from src.train import fit, predict
@@ -206,7 +207,7 @@ print("same number of parameters:", count_parameters(ours) == count_parameters(t
 # %% [markdown] lang="vi"
 # ## 5. DeepLabV3 trên ResNet và DenseNet-121
 #
-# `DeepLabV3(backbone, num_classes, output_stride)` = mạng xương sống ở OS 16 hoặc 8 + `DeepLabHead` + phóng to song tuyến về kích thước ảnh. `src.backbones.build_backbone` đưa mọi mạng xương sống về cùng một dạng: bốn tầng `layer1`…`layer4`.
+# `DeepLabV3(num_classes, backbone, output_stride=...)` = mạng xương sống ở OS 16 hoặc 8 + `DeepLabHead` + phóng to song tuyến về kích thước ảnh. `src.backbones.build_backbone` đưa mọi mạng xương sống về cùng một dạng: bốn tầng `layer1`…`layer4`.
 #
 # * ResNet: để đạt OS 16 / 8, bước trượt của `layer4` (và `layer3`) bị bỏ và thay bằng hệ số giãn 2 (và 4). torchvision chỉ làm được việc này với khối Bottleneck (ResNet-50/101); với `BasicBlock` của ResNet-18/34 nó báo lỗi, nên `src.backbones` tự đặt `stride`, `dilation`, `padding` cho từng tích chập.
 # * DenseNet-121 (arXiv 1608.06993): giữa các khối dày đặc (*dense block*) có tầng chuyển tiếp với phép gộp trung bình $2\times2$. Để đạt OS 16 ta bỏ phép gộp của tầng chuyển tiếp cuối và giãn các tích chập $3\times3$ của khối cuối với hệ số 2; OS 8 bỏ thêm phép gộp trước khối thứ ba (giãn 2, khối cuối giãn 4).
@@ -216,7 +217,7 @@ print("same number of parameters:", count_parameters(ours) == count_parameters(t
 # %% [markdown] lang="en"
 # ## 5. DeepLabV3 on ResNet and DenseNet-121
 #
-# `DeepLabV3(backbone, num_classes, output_stride)` = a backbone at OS 16 or 8 + `DeepLabHead` + bilinear upsampling to the image size. `src.backbones.build_backbone` gives every backbone the same form: four stages `layer1`…`layer4`.
+# `DeepLabV3(num_classes, backbone, output_stride=...)` = a backbone at OS 16 or 8 + `DeepLabHead` + bilinear upsampling to the image size. `src.backbones.build_backbone` gives every backbone the same form: four stages `layer1`…`layer4`.
 #
 # * ResNet: to reach OS 16 / 8 the stride of `layer4` (and `layer3`) is removed and replaced by dilation 2 (and 4). torchvision does this only for Bottleneck blocks (ResNet-50/101); with the `BasicBlock` of ResNet-18/34 it raises, so `src.backbones` sets each convolution's `stride`, `dilation` and `padding` itself.
 # * DenseNet-121 (arXiv 1608.06993): between dense blocks sit transition layers with a $2\times2$ average pooling. To reach OS 16 we remove the pooling of the last transition and dilate the $3\times3$ convolutions of the last block by 2; OS 8 also removes the pooling before the third block (dilation 2, last block 4).
@@ -229,7 +230,7 @@ rows = []
 for name in ("resnet18", "resnet50", "resnet101", "densenet121"):
     for output_stride in (16, 8):
         with torch.device("meta"):
-            model = DeepLabV3(name, 21, output_stride=output_stride)
+            model = DeepLabV3(21, name, output_stride=output_stride)
             feature = model.backbone(torch.empty(1, 3, 513, 513))["layer4"]
             logits = model(torch.empty(1, 3, 513, 513))
         backbone_params = count_parameters(model.backbone)
@@ -287,7 +288,7 @@ with torch.no_grad():
 # Với $p_c$ là xác suất mô hình gán cho lớp $c$ tại một điểm ảnh có nhãn $y$ (lớp thật):
 #
 # * **Entropy chéo** (softmax, nhiều lớp): $\ \mathcal{L}_{CE} = -\log p_y$, lấy trung bình trên các điểm ảnh (bỏ qua nhãn 255); có thể nhân trọng số lớp $w_y$.
-# * **Entropy chéo nhị phân** (một logit $z$, sigmoid $p = \sigma(z)$): $\ \mathcal{L}_{BCE} = -[\,y\log p + (1-y)\log(1-p)\,]$. Cho bài toán hai lớp, đầu ra một kênh với sigmoid tương đương softmax hai kênh với $z = z_1 - z_0$ (ô dưới kiểm chứng), nhưng gọn hơn: đây là cách các ghi chú DeepLab mà khoá học này phát triển từ đó dùng cho phân vùng nhị phân (`DeepLabV3(..., binary=True)`).
+# * **Entropy chéo nhị phân** (một logit $z$, sigmoid $p = \sigma(z)$): $\ \mathcal{L}_{BCE} = -[\,y\log p + (1-y)\log(1-p)\,]$. Cho bài toán hai lớp, đầu ra một kênh với sigmoid tương đương softmax hai kênh với $z = z_1 - z_0$ (ô dưới kiểm chứng), nhưng gọn hơn: đây là cách các ghi chú DeepLab mà khoá học này phát triển từ đó dùng cho phân vùng nhị phân (`DeepLabV3(num_classes=1, ...)`: một logit cho mỗi điểm ảnh).
 # * **Dice** (Milletari và cộng sự, V-Net, arXiv 1606.04797): $\ \mathcal{L}_{Dice} = 1 - \frac{1}{C}\sum_c \frac{2\sum_i p_{ic} g_{ic} + s}{\sum_i p_{ic} + \sum_i g_{ic} + s}$, với $g$ là nhãn one-hot và $s$ một hằng số làm trơn. Mỗi lớp đóng góp như nhau bất kể nó chiếm bao nhiêu điểm ảnh, nên Dice hợp với dữ liệu mất cân bằng.
 # * **Focal** (Lin và cộng sự, arXiv 1708.02002): $\ \mathcal{L}_{focal} = -(1-p_y)^{\gamma}\log p_y$. Hệ số $(1-p_y)^\gamma$ làm nhỏ đóng góp của các điểm ảnh đã đúng chắc chắn (nền dễ), để gradient tập trung vào các điểm khó; $\gamma = 0$ cho lại entropy chéo.
 #
@@ -299,7 +300,7 @@ with torch.no_grad():
 # With $p_c$ the probability the model gives class $c$ at a pixel whose label (true class) is $y$:
 #
 # * **Cross-entropy** (softmax, multi-class): $\ \mathcal{L}_{CE} = -\log p_y$, averaged over pixels (label 255 ignored); class weights $w_y$ optional.
-# * **Binary cross-entropy** (one logit $z$, sigmoid $p = \sigma(z)$): $\ \mathcal{L}_{BCE} = -[\,y\log p + (1-y)\log(1-p)\,]$. For two classes, one output channel with a sigmoid is equivalent to a two-channel softmax with $z = z_1 - z_0$ (the cell below verifies it), but leaner: it is what the DeepLab notes this course grows from use for binary segmentation (`DeepLabV3(..., binary=True)`).
+# * **Binary cross-entropy** (one logit $z$, sigmoid $p = \sigma(z)$): $\ \mathcal{L}_{BCE} = -[\,y\log p + (1-y)\log(1-p)\,]$. For two classes, one output channel with a sigmoid is equivalent to a two-channel softmax with $z = z_1 - z_0$ (the cell below verifies it), but leaner: it is what the DeepLab notes this course grows from use for binary segmentation (`DeepLabV3(num_classes=1, ...)`: one logit per pixel).
 # * **Dice** (Milletari et al., V-Net, arXiv 1606.04797): $\ \mathcal{L}_{Dice} = 1 - \frac{1}{C}\sum_c \frac{2\sum_i p_{ic} g_{ic} + s}{\sum_i p_{ic} + \sum_i g_{ic} + s}$, with $g$ the one-hot labels and $s$ a smoothing constant. Each class counts the same however many pixels it covers, which suits imbalanced data.
 # * **Focal** (Lin et al., arXiv 1708.02002): $\ \mathcal{L}_{focal} = -(1-p_y)^{\gamma}\log p_y$. The factor $(1-p_y)^\gamma$ shrinks the contribution of pixels that are already confidently right (easy background), so the gradient concentrates on the hard ones; $\gamma = 0$ gives cross-entropy back.
 #

@@ -355,7 +355,7 @@ show_refinement(photo, prior_photo, refined)
 # %%
 src.seed_everything(0)
 train_loader, val_loader = make_loaders("mosaic", size=64, batch_size=16, train_count=192)
-model = DeepLabV3("tiny", num_classes=5, output_stride=16, atrous_rates=(1, 2, 3), channels=64).to(device)
+model = DeepLabV3(5, "tiny", output_stride=16, atrous_rates=(1, 2, 3), channels=64).to(device)
 EPOCHS = 6
 history = train.fit(model, train_loader, val_loader, epochs=EPOCHS, lr=3e-3)
 

@@ -266,7 +266,7 @@ fig.tight_layout()
 # %%
 # NBVAL_CHECK_OUTPUT
 src.seed_everything(0)
-lw = rn.RefineNet("tiny", num_classes=5, light=True, features=32).eval()
+lw = rn.RefineNet(5, "tiny", light=True, channels=32).eval()
 with torch.no_grad():
     maps = lw.cascade(torch.randn(1, 3, 64, 64))
 shapes = {name: tuple(t.shape) for name, t in maps.items()}
@@ -286,7 +286,7 @@ fig = rn.draw_cascade(shapes)
 # %%
 # NBVAL_CHECK_OUTPUT
 for light in (False, True):
-    model = rn.RefineNet("tiny", num_classes=5, light=light, features=32)
+    model = rn.RefineNet(5, "tiny", light=light, channels=32)
     decoder = models.count_parameters(model) - models.count_parameters(model.backbone)
     print(f"light={light!s:5s} total {models.count_parameters(model):7d} | decoder {decoder:7d}")
 
@@ -410,9 +410,9 @@ fig.tight_layout()
 # %%
 src.seed_everything(0)
 candidates = {
-    "RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=False, features=32),
-    "LW-RefineNet (tiny)": lambda: rn.RefineNet("tiny", 5, light=True, features=32),
-    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3("tiny", 5, output_stride=8, atrous_rates=(2, 4, 6), channels=64),
+    "RefineNet (tiny)": lambda: rn.RefineNet(5, "tiny", light=False, channels=32),
+    "LW-RefineNet (tiny)": lambda: rn.RefineNet(5, "tiny", light=True, channels=32),
+    "DeepLabV3 (tiny, OS 8)": lambda: DeepLabV3(5, "tiny", output_stride=8, atrous_rates=(2, 4, 6), channels=64),
 }
 x128 = torch.randn(2, 3, 128, 128)
 small = {}
@@ -466,11 +466,11 @@ def train_and_record(name, build):
 
 
 # %%
-train_and_record("LW-RefineNet (tiny)", lambda: rn.RefineNet("tiny", 5, light=True, features=32))
+train_and_record("LW-RefineNet (tiny)", lambda: rn.RefineNet(5, "tiny", light=True, channels=32))
 
 # %%
 train_and_record(
-    "DeepLabV3 (tiny, OS 8)", lambda: DeepLabV3("tiny", 5, output_stride=8, atrous_rates=(2, 4, 6), channels=64)
+    "DeepLabV3 (tiny, OS 8)", lambda: DeepLabV3(5, "tiny", output_stride=8, atrous_rates=(2, 4, 6), channels=64)
 )
 
 # %%

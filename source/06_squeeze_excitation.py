@@ -326,8 +326,8 @@ result = checks.check_spatial_se(spatial_se)
 #
 # `se.add_se(model, where, reduction=16)` sửa một mô hình có sẵn (tại chỗ):
 #
-# - `"backbone"`: trong mọi khối phần dư (*residual block*: BasicBlock/Bottleneck của torchvision và của `src.models`), BatchNorm cuối nhánh phần dư trở thành `Sequential(bn, SEBlock)` — SE đứng trước phép cộng, như SE-ResNet;
-# - `"decoder"`: một scSE được gắn sau các khối của bộ giải mã: ASPP, gộp kim tự tháp (PSPNet), các khối RefineNet, và đặc trưng đi vào lớp phân loại 1x1 cuối cùng của đầu ra (*head*);
+# - `"backbone"`: trong mọi khối phần dư (*residual block*) một `SEBlock` được đặt ở cuối nhánh phần dư, sau BatchNorm cuối và trước phép cộng, như SE-ResNet: các khối của `src.backbones` có sẵn một khe chú ý (*attention slot*) `block.attention` (một `nn.Identity()` cho đến khi được lấp), còn trong BasicBlock/Bottleneck của torchvision BatchNorm cuối trở thành `Sequential(bn, SEBlock)`;
+# - `"decoder"`: một scSE được đặt vào các khe chú ý của bộ giải mã: sau ASPP, sau gộp kim tự tháp (PSPNet), sau mỗi khối RefineNet, và trên đặc trưng đi vào lớp phân loại 1x1 cuối cùng của đầu ra (*head*);
 # - `"both"`: cả hai.
 #
 # DeepLabV3 của bài 03 (và RefineNet của bài 05) nhận cờ `se=` và tự gọi `add_se`. Ta huấn luyện ba phiên bản của DeepLabV3 với mạng xương sống (*backbone*) nhỏ trên bộ ghép vân 5 lớp, **cùng** số epoch, tốc độ học (*learning rate*) và hạt giống ngẫu nhiên (*seed*): không SE, SE trong backbone, và SE ở cả hai nơi.
@@ -337,8 +337,8 @@ result = checks.check_spatial_se(spatial_se)
 #
 # `se.add_se(model, where, reduction=16)` modifies an existing model in place:
 #
-# - `"backbone"`: in every residual block (torchvision's BasicBlock/Bottleneck and `src.models`'), the last BatchNorm of the residual branch becomes `Sequential(bn, SEBlock)` — SE before the addition, as in SE-ResNet;
-# - `"decoder"`: an scSE is attached after the decoder's blocks: ASPP, pyramid pooling (PSPNet), the RefineNet blocks, and the features entering the head's final 1x1 classifier;
+# - `"backbone"`: in every residual block an `SEBlock` goes at the end of the residual branch, after the last BatchNorm and before the addition, as in SE-ResNet: the blocks of `src.backbones` have an *attention slot* `block.attention` (an `nn.Identity()` until filled), and in torchvision's BasicBlock/Bottleneck the last BatchNorm becomes `Sequential(bn, SEBlock)`;
+# - `"decoder"`: an scSE goes into the decoder's attention slots: after ASPP, after pyramid pooling (PSPNet), after each RefineNet block, and on the features entering the head's final 1x1 classifier;
 # - `"both"`: both.
 #
 # Lesson 03's DeepLabV3 (and lesson 05's RefineNet) take an `se=` flag and call `add_se` themselves. We train three versions of DeepLabV3 with the tiny backbone on the 5-class mosaics, with the **same** epochs, learning rate and seed: no SE, SE in the backbone, and SE in both places.
@@ -350,7 +350,7 @@ variants = {"no SE": False, "SE backbone": "backbone", "SE backbone + scSE decod
 trained, results = {}, []
 for name, flag in variants.items():
     src.seed_everything(0)
-    model = DeepLabV3("tiny", num_classes=5, se=flag, channels=WIDTH)
+    model = DeepLabV3(5, "tiny", se=flag, channels=WIDTH)
     history = train.fit(model, train_loader, val_loader, epochs=EPOCHS, description=name)
     trained[name] = model
     results.append(
@@ -368,10 +368,10 @@ se_table["extra params %"] = (100 * se_table["params"] / se_table["params"].iloc
 print(se_table.to_string())
 
 # %% [markdown] lang="vi"
-# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong backbone, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho Light-Weight RefineNet của bài 05 (`RefineNet("tiny", 5, light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
+# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong backbone, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho Light-Weight RefineNet của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
 
 # %% [markdown] lang="en"
-# Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet("tiny", 5, light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
+# Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet(5, "tiny", light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
 
 # %% [markdown] lang="vi"
 # ## 6. Các cổng học được gì?
@@ -393,12 +393,12 @@ val_images = torch.stack([val_set[i][0] for i in range(len(val_set))])
 val_masks = torch.stack([val_set[i][1] for i in range(len(val_set))])
 model = trained["SE backbone + scSE decoder"]
 gate_means = se.class_gate_means(model, val_images, val_masks, num_classes=val_set.num_classes)
-labels = {"classifier.0.scse.cse": "ASPP · cSE", "classifier.3.scse.cse": "head · cSE"}
+labels = {"classifier.context_attention.cse": "ASPP · cSE", "classifier.attention.cse": "head · cSE"}
 
 fig, axes = plt.subplots(1, len(gate_means), figsize=(12, 2.6), layout="constrained")
 spread = {}
 for ax, (site, means) in zip(axes, gate_means.items()):
-    label = labels.get(site, site.split(".")[1])  # backbone.layerK.bn2.1 -> layerK
+    label = labels.get(site, site.split(".")[1])  # backbone.layerK.attention -> layerK
     spread[label] = round(float(means.std(0).mean()), 4)
     deviation = means - means.mean(0)  # how each class moves a channel's gate away from its average
     im = ax.imshow(deviation.numpy(), vmin=-0.1, vmax=0.1, cmap="RdBu_r", aspect="auto", interpolation="nearest")
