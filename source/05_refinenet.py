@@ -299,7 +299,7 @@ for light in (False, True):
 # - **bộ nhớ kích hoạt đỉnh** đo bằng `src.profiling.peak_memory`: tổng lớn nhất của các tensor được tạo ra trong lúc chạy và còn sống, không tính tham số và ảnh đầu vào. Lan truyền xuôi đo ở chế độ suy luận (`eval`, `no_grad`: tensor trung gian được giải phóng ngay); xuôi + ngược đo ở chế độ huấn luyện, khi mọi tensor cần cho gradient phải được giữ lại, và gradient của tham số cũng chiếm chỗ;
 # - **độ trễ** một lần lan truyền xuôi trên CPU.
 #
-# Ở $512\times 512$ trên một CPU 2 nhân, phép đo mất hàng chục phút, nên nó nằm trong `benchmarks/bench_refinenet_memory.py`; script ghi kết quả vào `benchmarks/results/refinenet_memory.json` và ô dưới đây chỉ **đọc** tệp đó (số liệu do script đo, không phải do notebook này). Ngay sau đó notebook tự đo lại cùng phép so sánh ở kích thước nhỏ.
+# Ở $512\times 512$ trên một CPU 2 nhân, phép đo mất hàng chục phút, nên nó nằm trong `experiments/refinenet_memory.py`; script ghi kết quả vào `src/results/refinenet_memory.json` (đi kèm gói `src`) và ô dưới đây chỉ **đọc** tệp đó qua `src.record.load_json`, từ bất kỳ thư mục làm việc nào (số liệu do script đo, không phải do notebook này). Ngay sau đó notebook tự đo lại cùng phép so sánh ở kích thước nhỏ.
 
 # %% [markdown] lang="en"
 # ## 6. Measuring the price: RefineNet on a ResNet-101 against DeepLabV3 on a dilated ResNet-101
@@ -310,13 +310,12 @@ for light in (False, True):
 # - **peak activation memory** measured by `src.profiling.peak_memory`: the largest total of the tensors created during the call that are still alive, parameters and input excluded. The forward pass is measured in inference mode (`eval`, `no_grad`: intermediate tensors are freed at once); forward + backward in training mode, where every tensor needed for the gradients is kept, and the parameters' gradients take room too;
 # - **latency** of one forward pass on the CPU.
 #
-# At $512\times 512$ on a 2-core CPU this takes tens of minutes, so it lives in `benchmarks/bench_refinenet_memory.py`; the script writes `benchmarks/results/refinenet_memory.json` and the cell below only **reads** that file (the figures were measured by the script, not by this notebook). Right after it, the notebook measures the same comparison itself at a small size.
+# At $512\times 512$ on a 2-core CPU this takes tens of minutes, so it lives in `experiments/refinenet_memory.py`; the script writes `src/results/refinenet_memory.json` (shipped with the `src` package) and the cell below only **reads** that file through `src.record.load_json`, from any working directory (the figures were measured by the script, not by this notebook). Right after it, the notebook measures the same comparison itself at a small size.
 
 # %%
-bench_file = Path("benchmarks/results/refinenet_memory.json")
-if not bench_file.exists():  # the notebook may run from lessons/xx or solutions/xx
-    bench_file = Path("../..") / bench_file
-bench = json.loads(bench_file.read_text())
+from src import record
+
+bench = record.load_json("refinenet_memory")  # read through the package, not the working directory
 MiB, G = 2**20, 1e9
 table = pd.DataFrame(
     {
@@ -331,7 +330,7 @@ table = pd.DataFrame(
         for name, row in bench["models"].items()
     }
 ).T
-print(src.tr("Nguồn:", "Source:"), bench_file.name, "| input", bench["input"], "|", bench["machine"])
+print(src.tr("Nguồn:", "Source:"), "src/results/refinenet_memory.json | input", bench["input"], "|", bench["machine"])
 print(table.round(1).to_string())
 
 # %% [markdown] lang="vi"

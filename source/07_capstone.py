@@ -210,23 +210,23 @@ fig = viz.show_predictions(val_set.images, val_set.masks, weakest.predictions, v
 # %% [markdown] lang="vi"
 # ## 5. Thiết lập dài hơn (benchmark)
 #
-# `python benchmarks/bench_capstone.py` chạy cùng phép so sánh với nhiều dữ liệu và nhiều epoch hơn, ở ảnh 96×96, và ghi kết quả vào `benchmarks/results/capstone.json`. Ô dưới đọc tệp đó (nếu có) và in ra, kèm máy và thời điểm đo; các con số này do script benchmark tính, không phải notebook này.
+# `python experiments/capstone.py` chạy cùng phép so sánh với nhiều dữ liệu và nhiều epoch hơn, ở ảnh 96×96, và ghi kết quả vào `src/results/capstone.json` (đi kèm gói `src`). Ô dưới đọc tệp đó qua `src.record.load_json` và in ra, kèm máy và thời điểm đo; các con số này do script benchmark tính, không phải notebook này.
 
 # %% [markdown] lang="en"
 # ## 5. The longer setting (benchmark)
 #
-# `python benchmarks/bench_capstone.py` runs the same comparison with more data and more epochs, on 96×96 images, and writes `benchmarks/results/capstone.json`. The cell below reads that file (when present) and prints it, with the machine and the date of the measurement; these numbers were computed by the benchmark script, not by this notebook.
+# `python experiments/capstone.py` runs the same comparison with more data and more epochs, on 96×96 images, and writes `src/results/capstone.json` (shipped with the `src` package). The cell below reads that file through `src.record.load_json` and prints it, with the machine and the date of the measurement; these numbers were computed by the benchmark script, not by this notebook.
 
 # %%
-results_file = Path(src.__file__).resolve().parent.parent / "benchmarks" / "results" / "capstone.json"
-if results_file.exists():
-    longer = json.loads(results_file.read_text())
-    print(longer["setting"])
-    import pandas as pd
+import pandas as pd
 
-    display(pd.DataFrame(longer["rows"]).drop(columns=["latency_ms", "train_seconds"], errors="ignore"))
-else:
-    print(src.tr("chưa có benchmarks/results/capstone.json", "benchmarks/results/capstone.json not found"))
+from src import record
+
+longer = record.load_json("capstone")  # read through the package, not the working directory
+print(longer["setting"])
+if "note" in longer:
+    print(src.tr(longer["note"]["vi"], longer["note"]["en"]))
+display(pd.DataFrame(longer["rows"]).drop(columns=["latency_ms", "train_seconds"], errors="ignore"))
 
 # %% [markdown] lang="vi"
 # ## Ghi nhớ

@@ -39,6 +39,7 @@ __all__ = [
     "format_mean_std",
     "format_number",
     "load",
+    "load_json",
     "make_record",
     "mean_std",
     "results_path",
@@ -213,11 +214,30 @@ def results_path(name: str) -> Path:
 
 
 def available() -> list[str]:
-    """Names of the stored results, found through the installed package."""
+    """Names of the stored claim results (files with a ``claim_test``), found through the installed package."""
     root = _results_root()
     if not root.is_dir():
         return []
-    return sorted(p.name[: -len(".json")] for p in root.iterdir() if p.name.endswith(".json"))
+    names = []
+    for p in root.iterdir():
+        if p.name.endswith(".json") and "claim_test" in json.loads(p.read_text(encoding="utf-8")):
+            names.append(p.name[: -len(".json")])
+    return sorted(names)
+
+
+def load_json(name: str) -> dict[str, Any]:
+    """Any stored measurement ``src/results/<name>.json`` (e.g. lesson 05's ``refinenet_memory``), as a dict.
+
+    Read through the package (``importlib.resources``), so it works from any
+    working directory and from a non-editable install.
+    """
+    if not isinstance(name, str) or not name:
+        raise bad_argument("load_json", "name", "tên một tệp kết quả", "the name of a results file", name, TypeError)
+    resource = _results_root().joinpath(f"{name}.json")
+    if not resource.is_file():
+        stored = sorted(p.name[:-5] for p in _results_root().iterdir() if p.name.endswith(".json"))
+        raise bad_argument("load_json", "name", f"một trong {stored}", f"one of {stored}", name)
+    return json.loads(resource.read_text(encoding="utf-8"))
 
 
 def save(record: Mapping[str, Any], name: str, path: str | Path | None = None) -> Path:
@@ -273,12 +293,19 @@ class Record:
         return "\n".join(lines)
 
     def verdict(self) -> str:
-        """The claim if Welch t >= 2, else a plain null result."""
+        """The claim if Welch t >= 2; the opposite stated if t <= -2; else a plain null result."""
         test = self.data["claim_test"]
         t = format_number(self.t, 1) if math.isfinite(self.t) else str(self.t)
         if self.holds:
             return tr(
                 f"Welch t = {t} >= 2: {self.data['claim']['vi']}", f"Welch t = {t} >= 2: {self.data['claim']['en']}"
+            )
+        if self.t <= -T_THRESHOLD:
+            return tr(
+                f"Welch t = {t} <= -2: ngược với giả thuyết, {test['worse']} tốt hơn {test['better']} một cách "
+                "đo được; giả thuyết không đứng vững trong thiết lập này.",
+                f"Welch t = {t} <= -2: the opposite of the claim, {test['worse']} measurably beats {test['better']}; "
+                "the claim does not hold in this setting.",
             )
         return tr(
             f"Welch t = {t} < 2: không đo được khác biệt giữa {test['better']} và {test['worse']} "

@@ -152,3 +152,14 @@ def test_results_are_declared_as_package_data():
 
     pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
     assert "results/*.json" in pyproject["tool"]["setuptools"]["package-data"]["src"]
+
+
+def test_the_opposite_of_a_claim_is_stated_as_such():
+    rec = _record(better="b", worse="a")  # the groups say a beats b
+    loaded = record.Record("x", rec)
+    assert loaded.t < -2 and not loaded.holds
+    src.set_language("en")
+    try:
+        assert "the opposite of the claim" in loaded.verdict()
+    finally:
+        src.set_language("vi")

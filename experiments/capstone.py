@@ -1,8 +1,9 @@
 """Lesson 07, the longer setting: every model of the course trained with the same (larger) budget.
 
-Prints the table and writes benchmarks/results/capstone.json, which the lesson reads.
+Prints the table and writes src/results/capstone.json (package data), which lesson 07 reads with
+``src.record.load_json("capstone")``.
 
-    python benchmarks/bench_capstone.py [--size 96] [--epochs 15] [--train 320] [--val 64]
+    python experiments/capstone.py [--size 96] [--epochs 15] [--train 320] [--val 64]
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import torch
 import src
 from src import compare
 
-OUT = Path(__file__).resolve().parent / "results" / "capstone.json"
+OUT = Path(__file__).resolve().parent.parent / "src" / "results" / "capstone.json"
 
 
 def main(argv: list[str] | None = None) -> int:

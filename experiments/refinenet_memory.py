@@ -17,11 +17,11 @@ Models: RefineNet (ResNet-101, full), Light-Weight RefineNet (ResNet-101),
 DeepLabV3 (ResNet-101, output stride 8), and the two backbones alone
 (ResNet-101 at output stride 32 and at 8, FLOPs only unless ``--backbone-memory``)
 to show where the cost comes from.
-The figures go to ``benchmarks/results/refinenet_memory.json``, which the
-lesson-05 notebook reads.
+The figures go to ``src/results/refinenet_memory.json`` (package data), which the
+lesson-05 notebook reads with ``src.record.load_json("refinenet_memory")``.
 
-    python benchmarks/bench_refinenet_memory.py              # 512 x 512, tens of minutes on 2 busy CPU cores
-    python benchmarks/bench_refinenet_memory.py --size 128 --output /tmp/x.json   # quick
+    python experiments/refinenet_memory.py              # 512 x 512, tens of minutes on 2 busy CPU cores
+    python experiments/refinenet_memory.py --size 128 --output /tmp/x.json   # quick
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from src.profiling import count_flops, latency, peak_memory  # noqa: E402
 from src.refinenet import RefineNet  # noqa: E402
 
 BACKBONES_ALONE = ("resnet101_os32", "resnet101_os8")
-DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "refinenet_memory.json"
+DEFAULT_OUTPUT = ROOT / "src" / "results" / "refinenet_memory.json"
 
 
 class Layer4(nn.Module):
@@ -65,7 +65,7 @@ def deeplabv3_resnet101_os8(num_classes: int) -> tuple[nn.Module, str]:
     try:
         from src.deeplab import DeepLabV3
 
-        return DeepLabV3("resnet101", num_classes, output_stride=8), "src.deeplab.DeepLabV3"
+        return DeepLabV3(num_classes, "resnet101", output_stride=8), "src.deeplab.DeepLabV3"
     except ImportError:
         from torchvision.models.segmentation import deeplabv3_resnet101
 
@@ -75,9 +75,9 @@ def deeplabv3_resnet101_os8(num_classes: int) -> tuple[nn.Module, str]:
 def models(num_classes: int) -> dict[str, tuple[object, str]]:
     """Name -> (builder, description). Builders are called one at a time to keep memory low."""
     return {
-        "refinenet_resnet101": (lambda: RefineNet("resnet101", num_classes), "RefineNet, ResNet-101 (OS 32)"),
+        "refinenet_resnet101": (lambda: RefineNet(num_classes, "resnet101"), "RefineNet, ResNet-101 (OS 32)"),
         "lw_refinenet_resnet101": (
-            lambda: RefineNet("resnet101", num_classes, light=True),
+            lambda: RefineNet(num_classes, "resnet101", light=True),
             "Light-Weight RefineNet, ResNet-101 (OS 32)",
         ),
         "deeplabv3_resnet101_os8": (
@@ -176,7 +176,7 @@ def _deeplab_source() -> str:
     try:
         import src.deeplab  # noqa: F401
 
-        return "src.deeplab.DeepLabV3('resnet101', 21, output_stride=8)"
+        return "src.deeplab.DeepLabV3(21, 'resnet101', output_stride=8)"
     except ImportError:
         return "torchvision.models.segmentation.deeplabv3_resnet101(weights=None, weights_backbone=None)"
 
