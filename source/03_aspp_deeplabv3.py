@@ -250,12 +250,12 @@ pd.DataFrame(rows)
 # %% [markdown] lang="vi"
 # Bảng trên cho thấy: độ phân giải của `layer4` gấp đôi khi OS từ 16 xuống 8 mà số tham số không đổi (tích chập giãn không thêm trọng số), còn hệ số giãn của ASPP gấp đôi theo. Đầu DeepLab nhận 2048 kênh từ ResNet-50/101 nhưng 512 từ ResNet-18 và 1024 từ DenseNet-121, nên số tham số của đầu cũng khác nhau.
 #
-# **Đa lưới** (DeepLabv3, mục 3.2): các khối liên tiếp trong `layer4` nhận hệ số giãn (tầng) $\times$ $(r_1, r_2, r_3)$, ví dụ $2\times(1, 2, 4) = (2, 4, 8)$ ở OS 16, thay vì cùng một hệ số, để tránh hiện tượng lưới (*gridding*) (bài 02).
+# **Đa lưới** (DeepLabv3, mục 3.2): các khối liên tiếp trong `layer4` nhận hệ số giãn (tầng) $\times$ $(r_1, r_2, r_3)$, ví dụ $2\times(1, 2, 4) = (2, 4, 8)$ ở OS 16, thay vì cùng một hệ số. DeepLabv3 dùng nó để các khối lấy mẫu theo những mẫu khác nhau, nhưng nó không tự động tránh được hiện tượng lưới (*gridding*): bài 02 đã đo rằng chồng $(2, 4, 8)$ vẫn để lại lỗ; muốn phủ kín phải chọn hệ số như tích chập giãn hỗn hợp (*hybrid dilated convolution*), ví dụ $(1, 2, 3)$.
 
 # %% [markdown] lang="en"
 # The table above shows: the resolution of `layer4` doubles when OS goes from 16 to 8 while the parameter count stays the same (dilated convolution adds no weights), and the ASPP rates double with it. The DeepLab head receives 2048 channels from ResNet-50/101 but 512 from ResNet-18 and 1024 from DenseNet-121, so the head's parameter count differs too.
 #
-# **Multi-grid** (DeepLabv3, Sec. 3.2): the successive blocks of `layer4` get the stage's rate $\times$ $(r_1, r_2, r_3)$, e.g. $2\times(1, 2, 4) = (2, 4, 8)$ at OS 16, rather than one rate, to avoid gridding (lesson 02).
+# **Multi-grid** (DeepLabv3, Sec. 3.2): the successive blocks of `layer4` get the stage's rate $\times$ $(r_1, r_2, r_3)$, e.g. $2\times(1, 2, 4) = (2, 4, 8)$ at OS 16, rather than one rate. DeepLabv3 uses it so that successive blocks sample in different patterns, but it does not by itself avoid gridding: lesson 02 measured that a $(2, 4, 8)$ stack still leaves holes; covering the square needs rates chosen as in hybrid dilated convolution, e.g. $(1, 2, 3)$.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -289,7 +289,7 @@ with torch.no_grad():
 #
 # * **Entropy chéo** (softmax, nhiều lớp): $\ \mathcal{L}_{CE} = -\log p_y$, lấy trung bình trên các điểm ảnh (bỏ qua nhãn 255); có thể nhân trọng số lớp $w_y$.
 # * **Entropy chéo nhị phân** (một logit $z$, sigmoid $p = \sigma(z)$): $\ \mathcal{L}_{BCE} = -[\,y\log p + (1-y)\log(1-p)\,]$. Cho bài toán hai lớp, đầu ra một kênh với sigmoid tương đương softmax hai kênh với $z = z_1 - z_0$ (ô dưới kiểm chứng), nhưng gọn hơn: đây là cách các ghi chú DeepLab mà khoá học này phát triển từ đó dùng cho phân vùng nhị phân (`DeepLabV3(num_classes=1, ...)`: một logit cho mỗi điểm ảnh).
-# * **Dice** (Milletari và cộng sự, V-Net, arXiv 1606.04797): $\ \mathcal{L}_{Dice} = 1 - \frac{1}{C}\sum_c \frac{2\sum_i p_{ic} g_{ic} + s}{\sum_i p_{ic} + \sum_i g_{ic} + s}$, với $g$ là nhãn one-hot và $s$ một hằng số làm trơn. Mỗi lớp đóng góp như nhau bất kể nó chiếm bao nhiêu điểm ảnh, nên Dice hợp với dữ liệu mất cân bằng.
+# * **Dice** (Milletari và cộng sự, V-Net, arXiv 1606.04797): $\ \mathcal{L}_{Dice} = 1 - \frac{1}{C}\sum_c \frac{2\sum_i p_{ic} g_{ic} + s}{\sum_i p_{ic} + \sum_i g_{ic} + s}$, với $g$ là nhãn one-hot và $s$ một hằng số làm trơn. Mỗi lớp đóng góp như nhau bất kể nó chiếm bao nhiêu điểm ảnh: đó là lý do Dice được đề xuất cho dữ liệu mất cân bằng (bài này không huấn luyện với nó để đo điều đó).
 # * **Focal** (Lin và cộng sự, arXiv 1708.02002): $\ \mathcal{L}_{focal} = -(1-p_y)^{\gamma}\log p_y$. Hệ số $(1-p_y)^\gamma$ làm nhỏ đóng góp của các điểm ảnh đã đúng chắc chắn (nền dễ), để gradient tập trung vào các điểm khó; $\gamma = 0$ cho lại entropy chéo.
 #
 # Hình dưới vẽ mất mát của **một** điểm ảnh có nhãn 1 theo xác suất dự đoán $p$, tính bằng chính các hàm trong `src.losses`.
@@ -301,7 +301,7 @@ with torch.no_grad():
 #
 # * **Cross-entropy** (softmax, multi-class): $\ \mathcal{L}_{CE} = -\log p_y$, averaged over pixels (label 255 ignored); class weights $w_y$ optional.
 # * **Binary cross-entropy** (one logit $z$, sigmoid $p = \sigma(z)$): $\ \mathcal{L}_{BCE} = -[\,y\log p + (1-y)\log(1-p)\,]$. For two classes, one output channel with a sigmoid is equivalent to a two-channel softmax with $z = z_1 - z_0$ (the cell below verifies it), but leaner: it is what the DeepLab notes this course grows from use for binary segmentation (`DeepLabV3(num_classes=1, ...)`: one logit per pixel).
-# * **Dice** (Milletari et al., V-Net, arXiv 1606.04797): $\ \mathcal{L}_{Dice} = 1 - \frac{1}{C}\sum_c \frac{2\sum_i p_{ic} g_{ic} + s}{\sum_i p_{ic} + \sum_i g_{ic} + s}$, with $g$ the one-hot labels and $s$ a smoothing constant. Each class counts the same however many pixels it covers, which suits imbalanced data.
+# * **Dice** (Milletari et al., V-Net, arXiv 1606.04797): $\ \mathcal{L}_{Dice} = 1 - \frac{1}{C}\sum_c \frac{2\sum_i p_{ic} g_{ic} + s}{\sum_i p_{ic} + \sum_i g_{ic} + s}$, with $g$ the one-hot labels and $s$ a smoothing constant. Each class counts the same however many pixels it covers: that is why Dice was proposed for imbalanced data (this lesson does not train with it to measure that).
 # * **Focal** (Lin et al., arXiv 1708.02002): $\ \mathcal{L}_{focal} = -(1-p_y)^{\gamma}\log p_y$. The factor $(1-p_y)^\gamma$ shrinks the contribution of pixels that are already confidently right (easy background), so the gradient concentrates on the hard ones; $\gamma = 0$ gives cross-entropy back.
 #
 # The figure below plots the loss of **one** pixel labelled 1 against the predicted probability $p$, computed with the functions of `src.losses` themselves.
@@ -385,88 +385,76 @@ for name, fn in [("cross-entropy", losses.cross_entropy), ("focal γ=2", losses.
     )
 
 # %% [markdown] lang="vi"
-# ## 8. Thí nghiệm loại bỏ: ngữ cảnh có giúp gì trên `shapes`?
+# ## 8. Thí nghiệm loại bỏ: ngữ cảnh toàn cục trên `cue`
 #
-# Trong `shapes`, lớp của một điểm ảnh là **hình dạng** của vùng chứa nó (tròn, vuông, tam giác), còn vân bên trong được chọn ngẫu nhiên: nhìn một mảnh nhỏ thì không đoán được lớp, phải thấy cả hình. Ta so bốn mô hình có cùng mạng xương sống nhỏ (OS 8, bản đồ đặc trưng $8\times8$), cùng độ rộng đầu (32 kênh), cùng trọng số khởi tạo, cùng số bước huấn luyện; chỉ mô-đun ngữ cảnh khác nhau:
+# Một thí nghiệm loại bỏ (*ablation*) chỉ nói được điều gì khi mô-đun được so **có thể** giúp trong thiết lập đó. Bộ dữ liệu `cue` (xem `data/README.md`) được dựng như vậy: các hình tròn xám có vân, và ở **một góc** ảnh một ô vuông đỏ hoặc xanh lam, màu duy nhất trong ảnh; mọi hình tròn mang lớp 1 nếu ô màu đỏ, lớp 2 nếu xanh lam. Nhìn cục bộ, một hình tròn trông như nhau dưới cả hai dấu hiệu: chỉ một cái nhìn toàn cục mới đọc được lớp. Ta so ba mạng nhỏ (`src.claims.ContextProbe`) có **cùng** phần thân (bốn tích chập, output stride 4, bản đồ đặc trưng $16\times16$, trường tiếp nhận 39 điểm ảnh), cùng khởi tạo và cùng số bước huấn luyện; chỉ mô-đun ngữ cảnh khác nhau:
 #
 # | tên | mô-đun ngữ cảnh |
 # |---|---|
-# | `none` | không có: một $1\times1$ conv thay cho ASPP |
-# | `aspp_no_pooling` | ASPP, hệ số giãn $(2, 4, 6)$, không có nhánh mức ảnh |
-# | `aspp` | ASPP đầy đủ |
-# | `pyramid_pooling` | gộp kim tự tháp $(1, 2, 3, 6)$ của PSPNet |
+# | `none` | không có: một tích chập $1\times1$ |
+# | `aspp` | ASPP đầy đủ (`src.aspp.ASPP`), hệ số giãn $(2, 4, 6)$, có nhánh đặc trưng mức ảnh |
+# | `pyramid_pooling` | gộp kim tự tháp của PSPNet, các ô $(1, 2, 4)$ |
 #
-# Hệ số giãn nhỏ $(2, 4, 6)$ vì bản đồ chỉ có $8\times8$: với $(12, 24, 36)$ mọi điểm lấy mẫu ngoài tâm đều rơi vào phần đệm (bài 02). Để vừa ngân sách thời gian của notebook (dưới một phút trên CPU), mỗi mô hình chỉ học vài epoch trên 320 ảnh; `benchmarks/bench_ablation.py` chạy cùng thí nghiệm lâu hơn, trên nhiều ảnh hơn và nhiều seed. Để biết một mô hình có học được gì ngoài "đoán toàn nền" không, ta in thêm mIoU của mô hình lười luôn đoán nền.
+# Hệ số giãn $(2, 4, 6)$ nhỏ hơn cạnh $16$ của bản đồ, nên không nhánh nào thoái hoá (bài 02). Thí nghiệm đầy đủ (`experiments/context_cue.py`: 256 ảnh, 10 epoch, 5 hạt giống ngẫu nhiên) được ghi lại trong `src/results/context_cue.json`; ô dưới chạy một phiên bản nhỏ (ít ảnh và epoch hơn, một hạt giống) ngay trong notebook và đặt nó cạnh bản ghi. Trên GPU hoặc với `SRC_FULL=1`, ô này chạy đúng giao thức đầy đủ.
 
 # %% [markdown] lang="en"
-# ## 8. Ablation: does context help on `shapes`?
+# ## 8. Ablation: global context on `cue`
 #
-# In `shapes`, a pixel's class is the **shape** of the region it lies in (circle, square, triangle), while the texture inside is random: a small patch does not tell the class, the whole shape must be seen. We compare four models with the same tiny backbone (OS 8, an $8\times8$ feature map), the same head width (32 channels), the same initial weights and the same number of training steps; only the context module differs:
+# An ablation says something only when the compared module **can** help in its setting. The `cue` data (see `data/README.md`) is built that way: grey textured discs, and in **one** corner of the image a red or blue square, the image's only colour; every disc has class 1 when the square is red, class 2 when it is blue. Locally a disc looks the same under either cue: only a global view reads the class. We compare three small networks (`src.claims.ContextProbe`) with the **same** trunk (four convolutions, output stride 4, a $16\times16$ feature map, receptive field 39 pixels), the same initialisation and the same number of training steps; only the context module differs:
 #
 # | name | context module |
 # |---|---|
-# | `none` | none: a $1\times1$ conv instead of ASPP |
-# | `aspp_no_pooling` | ASPP, rates $(2, 4, 6)$, without the image-level branch |
-# | `aspp` | full ASPP |
-# | `pyramid_pooling` | PSPNet's $(1, 2, 3, 6)$ pyramid pooling |
+# | `none` | none: a $1\times1$ convolution |
+# | `aspp` | full ASPP (`src.aspp.ASPP`), rates $(2, 4, 6)$, with the image-level branch |
+# | `pyramid_pooling` | PSPNet's pyramid pooling, bins $(1, 2, 4)$ |
 #
-# The rates are small, $(2, 4, 6)$, because the map is only $8\times8$: with $(12, 24, 36)$ every off-centre tap would land in the padding (lesson 02). To fit the notebook's time budget (under a minute on a CPU), each model trains for only a few epochs on 320 images; `benchmarks/bench_ablation.py` runs the same experiment longer, on more images and several seeds. To tell whether a model learned anything beyond "all background", we also print the mIoU of the lazy model that always predicts background.
+# The rates $(2, 4, 6)$ are below the map's side of $16$, so no branch is degenerate (lesson 02). The full experiment (`experiments/context_cue.py`: 256 images, 10 epochs, 5 seeds) is recorded in `src/results/context_cue.json`; the cell below runs a small version (fewer images and epochs, one seed) right here and puts it next to the record. On a GPU or with `SRC_FULL=1`, the cell runs the full protocol instead.
 
 # %%
-EPOCHS = 4
-src.seed_everything(0)
-train_loader, val_loader = make_loaders("shapes", batch_size=16)
-models = context_ablation(num_classes=4, output_stride=8, atrous_rates=(2, 4, 6), channels=32, seed=0)
-histories = {
-    name: fit(model, train_loader, val_loader, epochs=EPOCHS, description=name) for name, model in models.items()
-}
+from src import claims, record
 
-# %%
-val_masks = torch.as_tensor(val_loader.dataset.masks).long()
-background_share = (val_masks == 0).double().mean().item()
+LIVE_SCALE = 1.0 if claims.full_protocol() else 0.35
+live, live_models, cue_val = claims.run("context_cue", seed=0, scale=LIVE_SCALE, return_models=True)
+recorded = record.load("context_cue")
+recorded_live = recorded.data["live"]["groups"]
 table = pd.DataFrame(
     {
-        "params": {name: count_parameters(model) for name, model in models.items()},
-        tr("thời gian (s)", "time (s)"): {name: round(h.seconds, 1) for name, h in histories.items()},
-        "val mIoU": {name: round(h.final["val_miou"], 3) for name, h in histories.items()},
-        tr("val điểm F trên biên", "val boundary F"): {
-            name: round(h.final["val_boundary_f1"], 3) for name, h in histories.items()
+        tr("lần chạy này (1 hạt giống)", "this run (1 seed)"): {g: record.format_number(v) for g, v in live.items()},
+        tr("bản ghi, cùng cỡ nhỏ", "record, same small size"): {
+            g: record.format_mean_std(recorded_live[g]) if g in recorded_live else "" for g in live
+        },
+        tr("bản ghi, giao thức đầy đủ", "record, full protocol"): {
+            g: record.format_mean_std(v) for g, v in recorded.groups.items()
         },
     }
 )
-print(tr("mIoU của mô hình luôn đoán nền:", "mIoU of the always-background model:"), round(background_share / 4, 3))
-gain = table.loc["aspp", "val mIoU"] - table.loc["none", "val mIoU"]
-print(
-    tr(
-        f"ASPP đầy đủ so với không có mô-đun ngữ cảnh: {gain:+.3f} mIoU",
-        f"full ASPP vs no context module: {gain:+.3f} mIoU",
-    )
-)
+table.index.name = "val mIoU"
+print(recorded.verdict())
 table
 
 # %%
-images, masks = next(iter(val_loader))
-dataset = val_loader.dataset
-predictions = {name: predict(model, images[:4]) for name, model in models.items()}
-fig, axes = plt.subplots(len(models) + 1, 4, figsize=(6.4, 8.4))
+images, masks = next(iter(cue_val))
+dataset = cue_val.dataset
+predictions = {name: predict(model, images[:4]) for name, model in live_models.items()}
+fig, axes = plt.subplots(len(live_models) + 1, 4, figsize=(6.4, 6.8))
 for col in range(4):
-    axes[0, col].imshow(viz.colorize(masks[col], dataset.palette))
-    for row, name in enumerate(models, start=1):
+    axes[0, col].imshow(viz.overlay(dataset.images[col], masks[col], dataset.palette))
+    for row, name in enumerate(live_models, start=1):
         axes[row, col].imshow(viz.overlay(dataset.images[col], predictions[name][col], dataset.palette))
 axes[0, 0].set_ylabel(tr("nhãn", "label"))
-for row, name in enumerate(models, start=1):
+for row, name in enumerate(live_models, start=1):
     axes[row, 0].set_ylabel(name, fontsize=8)
 for ax in axes.flat:
     ax.set_xticks([]), ax.set_yticks([])
-fig.legend(handles=viz.legend_handles(dataset.class_names, dataset.palette), loc="lower center", ncol=4, fontsize=8)
-plt.tight_layout(rect=(0, 0.04, 1, 1))
+fig.legend(handles=viz.legend_handles(dataset.class_names, dataset.palette), loc="lower center", ncol=3, fontsize=8)
+plt.tight_layout(rect=(0, 0.05, 1, 1))
 plt.show()
 
 # %% [markdown] lang="vi"
-# **Đọc kết quả.** Trước hết so cột `val mIoU` của bảng trên với mIoU của mô hình luôn đoán nền (dòng in phía trên bảng): một mô hình chỉ vượt mức đó một chút thì mới học được nền, chưa học được hình, và khi đó mức chênh giữa `aspp` và `none` (dòng in thứ hai) không nói gì về ASPP. Với vài epoch trên 320 ảnh, ngân sách của notebook này, đó là điều cần kiểm tra trước khi kết luận; hình dự đoán cho thấy bằng mắt các hình bị bỏ sót hay bị tô sai lớp. Câu hỏi "ASPP giúp bao nhiêu" cần huấn luyện lâu hơn và nhiều seed để biết mức nhiễu: đó là việc của `benchmarks/bench_ablation.py` (chạy `python benchmarks/bench_ablation.py`, nó in một bảng cùng dạng, có trung bình và độ lệch giữa các seed). Bài học chung: một thí nghiệm loại bỏ chỉ có ý nghĩa khi mô hình gốc đã học được bài toán và khi mức chênh lớn hơn nhiễu giữa các seed.
+# **Đọc kết quả.** Dòng in phía trên bảng là kết luận của bản ghi: nó chỉ nêu hiệu ứng khi thống kê $t$ của Welch (chênh lệch trung bình chia cho sai số chuẩn của nó, qua 5 hạt giống) đạt ít nhất 2; nếu không, nó nói rõ là không đo được khác biệt. Cột "lần chạy này" là một hạt giống với ngân sách nhỏ của notebook: đặt nó cạnh cột "bản ghi, cùng cỡ nhỏ" (cùng ngân sách, 5 hạt giống) để thấy một lần chạy dao động bao nhiêu, và cạnh giao thức đầy đủ để thấy huấn luyện lâu hơn thay đổi gì. Trên hình, so hàng `none` với các hàng có ngữ cảnh toàn cục: một mô hình không thấy được góc ảnh có thể tìm đúng vị trí các hình tròn nhưng không có cách nào biết lớp của chúng. Bài học chung: một thí nghiệm loại bỏ chỉ có ý nghĩa khi mô-đun có thể hoạt động trong thiết lập (dữ liệu cần đến nó, hệ số giãn nhỏ hơn bản đồ) và khi mức chênh lớn hơn nhiễu giữa các hạt giống.
 
 # %% [markdown] lang="en"
-# **Reading the results.** First compare the `val mIoU` column of the table above with the mIoU of the always-background model (printed above the table): a model only slightly above that level has learned the background, not the shapes, and then the gap between `aspp` and `none` (the second printed line) says nothing about ASPP. With a few epochs on 320 images, this notebook's budget, that is what to check before concluding; the prediction figure shows to the eye which shapes are missed or painted with the wrong class. The question "how much does ASPP help" needs longer training and several seeds to know the noise level: that is the job of `benchmarks/bench_ablation.py` (run `python benchmarks/bench_ablation.py`; it prints a table of the same form, with the mean and spread over seeds). The general lesson: an ablation means something only once the baseline has learned the task and the gap is larger than the seed-to-seed noise.
+# **Reading the results.** The line printed above the table is the record's verdict: it states the effect only when Welch's $t$ statistic (the difference of the means divided by its standard error, over 5 seeds) is at least 2; otherwise it says plainly that no difference was measured. The "this run" column is one seed at the notebook's small budget: compare it with the "record, same small size" column (the same budget, 5 seeds) to see how much one run varies, and with the full protocol to see what longer training changes. In the figure, compare the `none` row with the rows that have global context: a model that cannot see the corner may find where the discs are, but has no way to know their class. The general lesson: an ablation means something only when the module can work in its setting (data that needs it, rates below the map's side) and the gap is larger than the seed-to-seed noise.
 
 # %% [markdown] lang="vi"
 # ## Ghi nhớ
@@ -475,7 +463,7 @@ plt.show()
 # * Nhánh mức ảnh bù cho các nhánh giãn khi hệ số giãn gần bằng kích thước bản đồ đặc trưng; BN của nó cần xử lý riêng khi batch chỉ có một ảnh.
 # * Tích chập giãn không thêm tham số nhưng làm bản đồ đặc trưng lớn hơn: OS 8 đắt hơn OS 16 về tính toán và bộ nhớ (bài 02).
 # * Gộp kim tự tháp (PSPNet) là một cách khác để đưa ngữ cảnh vào; mức $1\times1$ của nó chính là đặc trưng mức ảnh.
-# * Entropy chéo nhị phân với một logit tương đương softmax hai lớp; Dice và focal giúp khi lớp mất cân bằng.
+# * Entropy chéo nhị phân với một logit tương đương softmax hai lớp; Dice và focal được thiết kế cho dữ liệu mất cân bằng lớp (bài này chỉ chấm chúng trên một mô hình lười, chưa huấn luyện với chúng).
 # * Một thí nghiệm loại bỏ cần: mô hình gốc đã học được bài toán, cùng ngân sách cho mọi biến thể, và biết mức nhiễu giữa các seed.
 
 # %% [markdown] lang="en"
@@ -485,7 +473,7 @@ plt.show()
 # * The image-level branch makes up for the dilated branches when the rate approaches the feature-map size; its BN needs special care when a batch holds one image.
 # * Dilated convolution adds no parameters but makes feature maps larger: OS 8 costs more compute and memory than OS 16 (lesson 02).
 # * Pyramid pooling (PSPNet) is another way to bring in context; its $1\times1$ level is the image-level feature.
-# * Binary cross-entropy on one logit is equivalent to a two-class softmax; Dice and focal help with class imbalance.
+# * Binary cross-entropy on one logit is equivalent to a two-class softmax; Dice and focal are designed for class imbalance (this lesson only scores them on a lazy model, it does not train with them).
 # * An ablation needs: a baseline that has learned the task, the same budget for every variant, and a known seed-to-seed noise level.
 
 # %% [markdown] lang="vi"
