@@ -2,7 +2,7 @@
 
 Every script in this folder is ``main("<claim name>")``. It trains every group of
 the claim for each seed at the full protocol and at the lessons' live scale,
-in up to ``--jobs`` processes (one torch thread each, ``nice``), and writes
+in up to ``--jobs`` processes (one torch thread each; run it under ``nice -n 10``), and writes
 ``src/results/<name>.json`` (DESIGN's schema, plus ``live``: the same groups at
 the live scale, which the lesson's live run and tests/test_experiments.py are
 compared with).
@@ -11,7 +11,6 @@ compared with).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -28,10 +27,6 @@ def _one(name: str, seed: int, scale: float, threads: int) -> tuple[int, float, 
     import torch
 
     torch.set_num_threads(threads)
-    try:
-        os.nice(10)
-    except OSError:
-        pass
     import src
     from src import claims
 

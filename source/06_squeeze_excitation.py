@@ -350,7 +350,7 @@ variants = {"no SE": False, "SE backbone": "backbone", "SE backbone + scSE decod
 trained, results = {}, []
 for name, flag in variants.items():
     src.seed_everything(0)
-    model = DeepLabV3(5, "tiny", se=flag, channels=WIDTH)
+    model = DeepLabV3(5, "tiny", se=flag, atrous_rates=(1, 2, 3), channels=WIDTH)  # 4x4 map at OS 16
     history = train.fit(model, train_loader, val_loader, epochs=EPOCHS, description=name)
     trained[name] = model
     results.append(
@@ -372,6 +372,46 @@ print(se_table.to_string())
 
 # %% [markdown] lang="en"
 # Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet(5, "tiny", light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
+
+# %% [markdown] lang="vi"
+# ### Một khẳng định được đo: SE như ngữ cảnh toàn cục rẻ, trên `cue`
+#
+# Trên bộ ghép vân, lớp của một điểm ảnh thấy được ngay tại chỗ, nên không có lý do gì để SE giúp nhiều; bảng trên (một hạt giống) không đủ để kết luận điều gì. Phép nén (*squeeze*) của SE là một phép gộp trung bình toàn cục: nó cho mỗi tầng một tóm tắt của **cả ảnh**. Để đo xem tóm tắt đó có dùng được không, ta cần dữ liệu mà lớp phụ thuộc vào một dấu hiệu ở xa: bộ `cue` của bài 03 (các hình tròn xám; lớp của chúng do một ô màu đỏ hay xanh lam ở một góc ảnh quyết định). Ta so cùng một mạng nhỏ (`src.claims.ContextProbe`: bốn tích chập, trường tiếp nhận 39 điểm ảnh, không có mô-đun ngữ cảnh nào khác) có và không có một khối SE (`se.SEBlock`, hệ số giảm 4) sau mỗi tích chập. Thí nghiệm đầy đủ (`experiments/se_cue.py`, 5 hạt giống ngẫu nhiên) được ghi trong `src/results/se_cue.json`; ô dưới chạy một phiên bản nhỏ và đặt nó cạnh bản ghi (trên GPU hoặc với `SRC_FULL=1`: giao thức đầy đủ).
+
+# %% [markdown] lang="en"
+# ### A measured claim: SE as cheap global context, on `cue`
+#
+# On the texture mosaics a pixel's class is visible where it stands, so there is no reason for SE to help much; the table above (one seed) is not enough to conclude anything. SE's squeeze is a global average pooling: it gives every layer a summary of **the whole image**. To measure whether that summary can be used, we need data where the class depends on a distant cue: lesson 03's `cue` data (grey discs whose class is set by a red or blue square in one corner). We compare the same small network (`src.claims.ContextProbe`: four convolutions, receptive field 39 pixels, no other context module) with and without an SE block (`se.SEBlock`, reduction 4) after each convolution. The full experiment (`experiments/se_cue.py`, 5 seeds) is recorded in `src/results/se_cue.json`; the cell below runs a small version and puts it next to the record (on a GPU or with `SRC_FULL=1`: the full protocol).
+
+# %%
+from src import claims, record
+
+LIVE_SCALE = 1.0 if claims.full_protocol() else 0.35
+live = claims.run("se_cue", seed=0, scale=LIVE_SCALE)
+recorded = record.load("se_cue")
+recorded_live = recorded.data["live"]["groups"]
+se_claim = pd.DataFrame(
+    {
+        src.tr("lần chạy này (1 hạt giống)", "this run (1 seed)"): {
+            g: record.format_number(v) for g, v in live.items()
+        },
+        src.tr("bản ghi, cùng cỡ nhỏ", "record, same small size"): {
+            g: record.format_mean_std(recorded_live[g]) for g in live
+        },
+        src.tr("bản ghi, giao thức đầy đủ", "record, full protocol"): {
+            g: record.format_mean_std(v) for g, v in recorded.groups.items()
+        },
+    }
+)
+se_claim.index.name = "val mIoU"
+print(recorded.verdict())
+se_claim
+
+# %% [markdown] lang="vi"
+# Dòng in phía trên bảng là kết luận của bản ghi: hiệu ứng chỉ được nêu khi thống kê $t$ của Welch qua 5 hạt giống đạt ít nhất 2, nếu không thì nói rõ là không đo được khác biệt. Cùng một khối SE có thể không giúp gì đo được ở chỗ thông tin đã có sẵn tại chỗ (bộ ghép vân), mà giúp rõ khi lớp phụ thuộc vào một dấu hiệu toàn cục: điều nó mang lại là một cái nhìn toàn cục rất rẻ.
+
+# %% [markdown] lang="en"
+# The line printed above the table is the record's verdict: the effect is stated only when Welch's $t$ over 5 seeds is at least 2, otherwise it says plainly that no difference was measured. The same SE block may bring no measurable gain where the information is already local (the texture mosaics) and a clear one when the class depends on a global cue: what it adds is a very cheap global view.
 
 # %% [markdown] lang="vi"
 # ## 6. Các cổng học được gì?
