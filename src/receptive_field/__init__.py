@@ -43,7 +43,6 @@ from ..data import silhouette_loaders
 from ..models import RFLadder
 from .chains import conv_chain, rf_of_chain, smallest_depth
 from .erf import effective_receptive_field, erf_coverage
-from .export import export_page
 from .figure import chain_explorer, show_receptive_field
 from .report import LayerRow, RFReport
 from .selfcheck import selfcheck_core
@@ -77,3 +76,12 @@ __all__ = [
     "trace_cache_info",
     "unit_at",
 ]
+
+
+def __getattr__(name: str):
+    # imported on first use, so that ``python -m src.receptive_field.export`` runs a fresh module
+    if name == "export_page":
+        from .export import export_page
+
+        return export_page
+    raise AttributeError(name)

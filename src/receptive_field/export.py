@@ -16,54 +16,21 @@ the layer picker is ``select[data-role=rf-layer]``.
 from __future__ import annotations
 
 import argparse
-import base64
-import io
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..i18n import bad_argument, tr
+from ..i18n import bad_argument, get_language, tr
+from .images import erf_png, jpeg_data_url
 from .report import RFReport, _pair
 from .zoo import MAIN_LAYERS, MODELS, PHOTOS, layer_erf, layer_report, load_photo, resolve_model, to_input, trace
 
 __all__ = ["export_page", "main"]
 
 _ASSETS = Path(__file__).with_name("assets")
-
-
-def _png(rgba: np.ndarray) -> str:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(rgba).save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _jpeg(photo: np.ndarray) -> str:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(photo).save(buffer, format="JPEG", quality=88)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def erf_png(erf: torch.Tensor, long_side: int = 112) -> str:
-    """An ERF heat-map (H x W, max 1) as a small RGBA PNG data URL: inferno colours, alpha = sqrt(ERF)."""
-    import matplotlib
-
-    h, w = erf.shape
-    scale = min(1.0, long_side / max(h, w))
-    small = torch.nn.functional.interpolate(
-        erf[None, None].float(), size=(max(1, round(h * scale)), max(1, round(w * scale))), mode="area"
-    )[0, 0]
-    value = (small / small.max().clamp_min(1e-30)).sqrt().numpy()
-    rgba = (matplotlib.colormaps["inferno"](value) * 255).astype(np.uint8)
-    rgba[..., 3] = (np.clip(value * 1.6, 0, 1) * 255).astype(np.uint8)
-    return _png(rgba)
 
 
 def _grid_units(report: RFReport, grid: int) -> list[tuple[int, int]]:
@@ -89,7 +56,7 @@ def _layer_data(report: RFReport) -> dict[str, Any]:
 
 def page_data(
     model: Any = "resnet50", layer: str | None = None, image: Any = "astronaut", size: Any = 224,
-    layers: list[str] | None = None, grid: int = 5,
+    layers: list[str] | None = None, grid: int = 4,
 ) -> dict[str, Any]:  # fmt: skip
     """Everything the page shows, as JSON-ready data (the photo, per-layer RF numbers, ERF grids)."""
     if not isinstance(grid, int) or isinstance(grid, bool) or not 1 <= grid <= 16:
@@ -107,7 +74,9 @@ def page_data(
     for item in layers:
         layer_report(module, (h, w), item)  # raises, listing the valid layers, on a wrong name
     x = to_input(photo)
-    data: dict[str, Any] = {"model": name, "layer": layer, "size": [h, w], "photo": _jpeg(photo), "layers": {}}
+    data: dict[str, Any] = {
+        "model": name, "layer": layer, "size": [h, w], "lang": get_language(), "photo": jpeg_data_url(photo), "layers": {}
+    }  # fmt: skip
     for item in layers:
         report = reports[item]
         units = _grid_units(report, grid)
@@ -128,7 +97,7 @@ def render(data: dict[str, Any]) -> str:
         f'<option value="{n}"{" selected" if n == data["layer"] else ""}>{n}</option>' for n in data["layers"]
     )
     return f"""<!DOCTYPE html>
-<html lang="vi"><head><meta charset="utf-8">
+<html lang="{data.get("lang", "vi")}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>RF explorer: {data["model"]}</title>
 <style>{css}</style></head>
@@ -159,7 +128,7 @@ data-en="Click the photo to pick an output unit. Solid box: theoretical RF insid
 
 def export_page(
     model: Any = "resnet50", layer: str | None = None, image: Any = "astronaut", out: Any = "rf.html",
-    size: Any = 224, layers: list[str] | None = None, grid: int = 5,
+    size: Any = 224, layers: list[str] | None = None, grid: int = 4,
 ) -> Path:  # fmt: skip
     """Write the self-contained explorer page for ``model`` / ``layer`` / ``image`` to ``out``; returns its path.
 
@@ -183,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layers", default=None, help="comma-separated layers for the picker")
     parser.add_argument("--image", default="astronaut", help=f"one of {', '.join(PHOTOS)} or a PNG/JPEG file")
     parser.add_argument("--size", type=int, default=224, help="long side of the input in pixels")
-    parser.add_argument("--grid", type=int, default=5)
+    parser.add_argument("--grid", type=int, default=4)
     parser.add_argument("--out", default="rf.html")
     args = parser.parse_args(argv)
     image: Any = args.image

@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from ..i18n import bad_argument, get_language, set_language, tr
-from .export import _jpeg, erf_png
+from .images import erf_png, jpeg_data_url
 from .report import RFReport, _pair
 from .zoo import (
     MODELS,
@@ -316,7 +316,7 @@ class _Explorer:
             self._quiet = False
         with p.hold_sync():
             if full:
-                p.photo = _jpeg(s.photo)
+                p.photo = jpeg_data_url(s.photo)
                 p.size = list(s.input_size)
                 p.grid = s.grid()
             p.layer = s.layer

@@ -6,7 +6,7 @@
   const photo = $("rf-photo"), boxEl = $("rf-box"), fullEl = $("rf-box-full"), grid = $("rf-grid");
   const select = $("rf-layer"), heat = $("rf-erf");
   const [H, W] = D.size;
-  let lang = "vi", point = [(H - 1) / 2, (W - 1) / 2];
+  let lang = D.lang === "en" ? "en" : "vi", point = [(H - 1) / 2, (W - 1) / 2];
   const T = {
     vi: { unit: "đơn vị", of: "trong lưới", rf: "RF lý thuyết", jump: "bước nhảy", clipped: "phần trong ảnh",
           erf: "ERF của đơn vị gần nhất trong lưới tính sẵn", cols: ["lớp", "phép", "nhân", "bước", "giãn", "RF", "bước nhảy"],
