@@ -413,7 +413,10 @@ def _safe_str(exc: BaseException) -> str:
 def _snapshot(value: Any) -> Any:
     """A private copy of the learner's answer (it may alias a buffer the learner changes later)."""
     if isinstance(value, torch.Tensor):
-        return value.detach().clone()
+        try:
+            return value.clone()  # keeps the autograd graph: some checks look at it
+        except Exception:
+            return value
     if isinstance(value, np.ndarray):
         return value.copy()
     if type(value) in (list, tuple, dict):
