@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .i18n import bad_argument
+from .losses import IGNORE_INDEX
 
 __all__ = [
     "boundary_f1",
@@ -39,7 +40,7 @@ def confusion_matrix(
     pred: torch.Tensor | np.ndarray,
     target: torch.Tensor | np.ndarray,
     num_classes: int,
-    ignore_index: int | None = 255,
+    ignore_index: int | None = IGNORE_INDEX,
 ) -> torch.Tensor:
     """Confusion matrix ``M[t, p]`` = number of pixels of true class t predicted as p.
 
@@ -94,12 +95,12 @@ def iou_from_confusion(cm: torch.Tensor) -> torch.Tensor:
     return torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
 
 
-def per_class_iou(pred, target, num_classes: int, ignore_index: int | None = 255) -> torch.Tensor:
+def per_class_iou(pred, target, num_classes: int, ignore_index: int | None = IGNORE_INDEX) -> torch.Tensor:
     """Per-class IoU of two label maps (NaN where a class is absent from both)."""
     return iou_from_confusion(confusion_matrix(pred, target, num_classes, ignore_index))
 
 
-def mean_iou(pred, target, num_classes: int, ignore_index: int | None = 255) -> float:
+def mean_iou(pred, target, num_classes: int, ignore_index: int | None = IGNORE_INDEX) -> float:
     """Mean IoU over the classes present in the prediction or the ground truth."""
     iou = per_class_iou(pred, target, num_classes, ignore_index)
     valid = ~torch.isnan(iou)
@@ -125,7 +126,7 @@ def _dilate(mask: torch.Tensor, radius: int) -> torch.Tensor:
     return F.max_pool2d(mask[:, None].float(), k, stride=1, padding=radius)[:, 0] > 0
 
 
-def boundary_f1(pred, target, tolerance: int = 2, ignore_index: int | None = 255) -> float:
+def boundary_f1(pred, target, tolerance: int = 2, ignore_index: int | None = IGNORE_INDEX) -> float:
     """Boundary F-score: precision/recall of boundary pixels matched within ``tolerance`` pixels.
 
     Computed over the whole batch (pixels with the ignore label are dropped
@@ -156,7 +157,7 @@ def boundary_f1(pred, target, tolerance: int = 2, ignore_index: int | None = 255
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
-def segmentation_report(pred, target, num_classes: int, ignore_index: int | None = 255) -> dict[str, float]:
+def segmentation_report(pred, target, num_classes: int, ignore_index: int | None = IGNORE_INDEX) -> dict[str, float]:
     """Pixel accuracy, mIoU and boundary F of a batch, in one dict."""
     cm = confusion_matrix(pred, target, num_classes, ignore_index)
     iou = iou_from_confusion(cm)

@@ -33,10 +33,10 @@ import torch
 from torch.utils.data import Dataset
 
 from .i18n import bad_argument, tr
+from .losses import IGNORE_INDEX
 
 __all__ = ["REAL_DATASETS", "RealSegmentationDataset", "real_dataset"]
 
-IGNORE_INDEX = 255
 VOC_CLASSES = (
     "background",
     "aeroplane",

@@ -17,8 +17,13 @@ import torch
 from matplotlib.patches import Patch
 
 from .i18n import tr
+from .losses import IGNORE_INDEX
+
+#: the colour of wrong pixels in error overlays: yellow, which no class palette of src.data uses
+ERROR_COLOUR = (255, 230, 0)
 
 __all__ = [
+    "ERROR_COLOUR",
     "colorize",
     "legend_handles",
     "overlay",
@@ -101,7 +106,7 @@ def show_predictions(
     show_errors: bool = True,
     titles: Sequence[str] | None = None,
 ):
-    """Rows of image / ground truth / prediction (/ errors in red) for ``n`` samples.
+    """Rows of image / ground truth / prediction (/ errors in :data:`ERROR_COLOUR`) for ``n`` samples.
 
     ``images`` is N x H x W x 3 uint8; ``masks`` and ``preds`` N x H x W labels.
     """
@@ -120,9 +125,9 @@ def show_predictions(
         axes[i, 1].imshow(colorize(masks[i], palette))
         axes[i, 2].imshow(colorize(preds[i], palette))
         if show_errors:
-            wrong = (preds[i] != masks[i]) & (masks[i] != 255)
+            wrong = (preds[i] != masks[i]) & (masks[i] != IGNORE_INDEX)
             err = images[i].copy()
-            err[wrong] = [230, 30, 30]
+            err[wrong] = ERROR_COLOUR
             axes[i, 3].imshow(err)
         for j in range(cols):
             axes[i, j].set_axis_off()

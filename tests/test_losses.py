@@ -166,3 +166,22 @@ def test_check_of_dice_exercise():
     assert checks.check_dice_loss(dice).passed
     assert not checks.check_dice_loss(per_image).passed
     assert not checks.check_dice_loss(lambda logits, target, smooth=1.0: 1 - dice(logits, target, smooth)).passed
+
+
+def test_ignore_index_is_defined_once():
+    """IGNORE_INDEX is assigned in src/losses.py only; the other modules import it (no second 255 to drift)."""
+    import inspect
+    import pathlib
+    import re
+
+    from src import losses, metrics
+
+    root = pathlib.Path(losses.__file__).parent
+    assigned = [
+        str(p.relative_to(root))
+        for p in root.rglob("*.py")
+        if re.search(r"^IGNORE_INDEX\s*[:=]", p.read_text(), flags=re.MULTILINE)
+    ]
+    assert assigned == ["losses.py"]
+    for fn in (metrics.confusion_matrix, metrics.mean_iou, metrics.boundary_f1, metrics.segmentation_report):
+        assert inspect.signature(fn).parameters["ignore_index"].default == losses.IGNORE_INDEX
