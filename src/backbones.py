@@ -50,7 +50,9 @@ __all__ = [
     "dilate_conv",
 ]
 
-BACKBONES = ("tiny", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121")
+BACKBONES = (
+    "tiny", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "densenet121", "repvgg_a0", "repvgg_b0",
+)  # fmt: skip
 STAGES = ("layer1", "layer2", "layer3", "layer4")
 BN_MOMENTUM = 0.3  # short CPU runs: let BatchNorm's running statistics keep up
 
@@ -279,4 +281,10 @@ def build_backbone(name: str, output_stride: int = 32, multi_grid: Sequence[int]
         return _tiny(output_stride, multi_grid, **kwargs)
     if name == "densenet121":
         return DenseNetBackbone(output_stride, multi_grid)
+    if name.startswith("repvgg"):
+        if multi_grid is not None:
+            raise bad_argument("build_backbone", "multi_grid", "None với RepVGG", "None for RepVGG", multi_grid)
+        from .repvgg import RepVGGBackbone  # lesson 08; imported here to keep src.backbones light
+
+        return RepVGGBackbone(name, output_stride)
     return ResNetBackbone(int(name[len("resnet") :]), output_stride, multi_grid)

@@ -19,15 +19,24 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
-from ._validate import check_choice, check_int_sequence, check_number
-from .aspp import DeepLabHead, default_atrous_rates
+from ._validate import check_choice, check_int, check_int_sequence, check_number
+from .aspp import ASPP, DeepLabHead, default_atrous_rates
 from .i18n import bad_argument
 from .registry import register_core
-from .se import SE_CHOICES
+from .se import SE_CHOICES, attention_slot
 from .segmodel import ClassifierHead, SegmentationModel, resolve_backbone, set_bn_momentum
 
-__all__ = ["SE_CHOICES", "DeepLabV3", "resolve_backbone", "selfcheck_core", "set_bn_momentum"]
+__all__ = [
+    "SE_CHOICES",
+    "DeepLabV3",
+    "DeepLabV3Plus",
+    "DeepLabV3PlusDecoder",
+    "resolve_backbone",
+    "selfcheck_core",
+    "set_bn_momentum",
+]
 
 
 class DeepLabV3(SegmentationModel):
@@ -76,6 +85,95 @@ class DeepLabV3(SegmentationModel):
                 nn.Conv2d(in_channels, channels, 1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
             )
         return ClassifierHead(*head, channels=channels, context_channels=channels)
+
+
+def _conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int) -> list[nn.Module]:
+    return [
+        nn.Conv2d(in_channels, out_channels, kernel_size, padding=kernel_size // 2, bias=False),
+        nn.BatchNorm2d(out_channels),
+        nn.ReLU(),
+    ]
+
+
+class DeepLabV3PlusDecoder(nn.Module):
+    """DeepLabV3+'s decoder (Chen et al., arXiv 1802.02611, Sec. 3.1 and Fig. 2).
+
+    ASPP on the deep features (output stride 16); the low-level features
+    (output stride 4, ``layer1``) reduced to ``low_level_channels`` (48) by a
+    1x1 conv + BN + ReLU; the ASPP output upsampled bilinearly to their size
+    and concatenated; two 3x3 conv + BN + ReLU of ``channels`` (256); a 1x1
+    classifier. Attention slots after ASPP and before the classifier (lesson 06).
+    """
+
+    def __init__(
+        self,
+        low_channels: int,
+        high_channels: int,
+        num_classes: int,
+        atrous_rates: tuple[int, ...],
+        channels: int = 256,
+        low_level_channels: int = 48,
+        dropout: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.aspp = ASPP(high_channels, atrous_rates, channels, dropout=dropout)
+        self.context_attention = attention_slot(channels)
+        self.reduce = nn.Sequential(*_conv_bn_relu(low_channels, low_level_channels, 1))
+        self.fuse = nn.Sequential(
+            *_conv_bn_relu(channels + low_level_channels, channels, 3), *_conv_bn_relu(channels, channels, 3)
+        )
+        self.attention = attention_slot(channels)
+        self.classifier = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        x = self.context_attention(self.aspp(high))
+        x = F.interpolate(x, size=low.shape[-2:], mode="bilinear", align_corners=False)
+        x = self.fuse(torch.cat([x, self.reduce(low)], dim=1))
+        return self.classifier(self.attention(x))
+
+
+class DeepLabV3Plus(SegmentationModel):
+    """DeepLabV3+ = DeepLabV3's encoder + a light decoder on the output-stride-4 features (lesson 08).
+
+    ``DeepLabV3Plus(num_classes, backbone="tiny", *, output_stride=16, channels=256, se=False,
+    atrous_rates=None, low_level_channels=48, dropout=0.5)``: the encoder-decoder bridge of
+    Chen et al. (arXiv 1802.02611). The low-level features are the backbone's ``layer1``
+    (stride 4 for the course's backbones); the logits come out at that resolution and are
+    upsampled (x4) to the input size by :class:`~src.segmodel.SegmentationModel`.
+    """
+
+    default_output_stride = 16
+    default_channels = 256
+    head_options: ClassVar[dict[str, Any]] = {"atrous_rates": None, "low_level_channels": 48, "dropout": 0.5}
+
+    def build_head(
+        self, stages: dict[str, int], atrous_rates: Any, low_level_channels: int, dropout: float
+    ) -> nn.Module:
+        check_number("DeepLabV3Plus", "dropout", dropout, 0.0, 1.0)
+        low_level_channels = check_int("DeepLabV3Plus", "low_level_channels", low_level_channels, 1)
+        if atrous_rates is None:
+            if self.output_stride not in (8, 16):
+                raise bad_argument(
+                    "DeepLabV3Plus",
+                    "atrous_rates",
+                    f"các hệ số giãn tường minh khi output_stride = {self.output_stride} (mặc định chỉ có cho 16 và 8)",
+                    f"explicit rates when output_stride = {self.output_stride} (defaults exist for 16 and 8 only)",
+                    atrous_rates,
+                )
+            atrous_rates = default_atrous_rates(self.output_stride)
+        self.atrous_rates = check_int_sequence("DeepLabV3Plus", "atrous_rates", atrous_rates, 1, "(6, 12, 18)")
+        return DeepLabV3PlusDecoder(
+            stages["layer1"],
+            stages["layer4"],
+            self.num_classes,
+            self.atrous_rates,
+            self.channels,
+            low_level_channels,
+            dropout,
+        )
+
+    def decode(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.classifier(features["layer1"], features["layer4"])
 
 
 @register_core("03")
