@@ -171,10 +171,13 @@ def test_explorer_pages_are_embedded_when_src_exports_them(site):
         pytest.skip("SRC_SITE_EXPLORER=0")
     for lang in build.LANGS:
         page = out / "explorer" / lang / "rf.html"
-        assert page.is_file() and not _external_loads(page.read_text(encoding="utf-8"))
+        text = page.read_text(encoding="utf-8")
+        assert 'data-role="rf-photo"' in text and f'<html lang="{lang}"' in text
+        assert not _external_loads(text)
+        assert f'src="../explorer/{lang}/rf.html"' in (out / lang / "explorer.html").read_text(encoding="utf-8")
         lesson01 = [s for s in LESSONS if s.startswith("01_")]
         if lesson01:
-            assert f'href="../explorer/{lang}/rf.html"' in (out / lang / f"{lesson01[0]}.html").read_text()
+            assert 'href="explorer.html"' in (out / lang / f"{lesson01[0]}.html").read_text(encoding="utf-8")
 
 
 # ---------------------------------------------------------------------------------------------- the real browser

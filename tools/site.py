@@ -14,8 +14,9 @@ What it builds, from the executed notebooks in ``solutions/{vi,en}/``:
   language switch to the same lesson in the other language, an "Open in Colab" link and a link
   to the student notebook (``lessons/{vi,en}/`` copied to ``notebooks/{vi,en}/``);
 - ``{vi,en}/glossary.html``: GLOSSARY.md;
-- ``explorer/{vi,en}/rf.html``: the kernel-free receptive-field explorer of lesson 01, when
-  ``src.receptive_field.export`` exists at build time (linked from lesson 01's page).
+- ``{vi,en}/explorer.html``: the kernel-free receptive-field explorer of lesson 01 (its own
+  self-contained page ``explorer/{vi,en}/rf.html``, embedded), when ``src.receptive_field.export``
+  exists at build time; linked from lesson 01's page and the home pages.
 
 Why nbconvert with a template rather than Jupyter Book / MyST: nbconvert is already pinned for the
 notebook build, renders the *executed* notebooks as they are (no re-execution), needs no node.js
@@ -165,19 +166,37 @@ def _exporter():
 
 
 def build_explorer(out: Path) -> dict[str, str]:
-    """Lesson 01's kernel-free explorer page in each language, when ``src.receptive_field.export`` exists."""
+    """Lesson 01's kernel-free explorer, when ``src.receptive_field.export`` exists at build time.
+
+    The explorer's data (ResNet-18 on scikit-image's astronaut, 160 px, ERFs on a 3 x 3 grid of units)
+    is computed once; the page is written once per language (it carries both languages and starts in
+    ``lang``), under ``explorer/{vi,en}/rf.html``, and embedded (an iframe) in ``{vi,en}/explorer.html``,
+    a site page with the usual header and language switch.
+    """
     try:
         import src
         from src.receptive_field import export
     except ImportError:
         return {}
+    import torch
+
+    torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+    data = export.page_data("resnet18", None, "astronaut", 160, None, 3)
     pages = {}
     for lang in LANGS:
         src.set_language(lang)
         target = out / "explorer" / lang / "rf.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        export.export_page("resnet18", None, "astronaut", target, size=224, grid=4)
-        pages[lang] = f"../explorer/{lang}/rf.html"
+        target.write_text(export.render({**data, "lang": lang}), encoding="utf-8")
+        t = TEXT[lang]
+        body = (
+            f'<iframe class="explorer" src="../explorer/{lang}/rf.html" title="{html.escape(t["explorer"])}"></iframe>'
+        )
+        (out / lang / "explorer.html").parent.mkdir(parents=True, exist_ok=True)
+        (out / lang / "explorer.html").write_text(
+            _page(lang, t["explorer"], body, f"../{other(lang)}/explorer.html"), encoding="utf-8"
+        )
+        pages[lang] = "explorer.html"
     return pages
 
 
@@ -197,8 +216,8 @@ def build_site(out: Path, explorer: bool = True) -> dict[str, object]:
     )
     shutil.copy(TEMPLATE_DIR / "site.css", out / "_static" / "site.css")
     explorer_pages = build_explorer(out) if explorer else {}
+    pages: list[str] = [f"{lang}/{page}" for lang, page in explorer_pages.items()]
     exporter = _exporter()
-    pages: list[str] = []
     lessons: dict[str, list[tuple[str, str, str]]] = {lang: [] for lang in LANGS}
     for source in build.sources():
         stem, number = source.stem, source.name[:2]
