@@ -271,10 +271,10 @@ scores = train.evaluate(fcn, val_loader)
 print({k: round(v, 3) for k, v in scores.items()})
 
 # %% [markdown] lang="vi"
-# Các con số ở trên được tính ngay trong notebook này: mIoU trên tập kiểm định, độ chính xác điểm ảnh và điểm F trên biên. Bảng dưới cho IoU của từng lớp, rồi hình cho thấy các chỗ sai (tô đỏ).
+# Các con số ở trên được tính ngay trong notebook này: mIoU trên tập kiểm định, độ chính xác điểm ảnh và điểm F trên biên. Bảng dưới cho IoU của từng lớp, rồi hình cho thấy các chỗ sai (tô vàng, màu không lớp nào dùng).
 
 # %% [markdown] lang="en"
-# The numbers above are computed in this notebook: validation mIoU, pixel accuracy and boundary F. The table below gives the IoU of each class, then the figure shows where the model is wrong (in red).
+# The numbers above are computed in this notebook: validation mIoU, pixel accuracy and boundary F. The table below gives the IoU of each class, then the figure shows where the model is wrong (in yellow, a colour no class uses).
 
 # %%
 val_set = val_loader.dataset
@@ -286,7 +286,25 @@ for name, value in zip(val_set.class_names, iou.tolist()):
 fig = viz.show_predictions(val_set.images, val_set.masks, preds, val_set.palette, val_set.class_names, n=4)
 
 # %% [markdown] lang="vi"
-# **Đọc các lỗi.** Lỗi tập trung ở hai chỗ: dọc **biên** giữa các vùng (bản đồ điểm số thô ở tỉ lệ 1/8 rồi được phóng to, nên biên bị tròn và nhoè) và trong những vùng **nhỏ** mà mạng không đủ ngữ cảnh để nhận ra vân. Cả hai là chủ đề của các bài sau: trường tiếp nhận (bài 01), tích chập giãn (bài 02), ngữ cảnh đa tỉ lệ (bài 03), CRF cho biên (bài 04) và bộ giải mã tinh chỉnh (bài 05).
+# **Đọc các lỗi.** Ô dưới đo lỗi nằm ở đâu: tỉ lệ điểm ảnh sai nằm trong vòng 2 điểm ảnh quanh một biên thật, đặt cạnh tỉ lệ của **mọi** điểm ảnh nằm ở đó (nếu lỗi rải ngẫu nhiên, hai số sẽ bằng nhau), và mIoU trên tập huấn luyện đặt cạnh tập kiểm định.
+
+# %% [markdown] lang="en"
+# **Reading the mistakes.** The cell below measures where the errors are: the share of wrong pixels that lie within 2 pixels of a true boundary, next to the share of **all** pixels that lie there (if errors were spread at random the two would match), and the mIoU on the training set next to the validation set.
+
+# %%
+val_masks = torch.from_numpy(val_set.masks).long()
+wrong = preds != val_masks
+edge = torch.zeros_like(wrong)
+edge[:, 1:, :] |= val_masks[:, 1:, :] != val_masks[:, :-1, :]
+edge[:, :, 1:] |= val_masks[:, :, 1:] != val_masks[:, :, :-1]
+near = torch.nn.functional.max_pool2d(edge[:, None].float(), 5, 1, 2)[:, 0].bool()  # within 2 px of a boundary
+print(src.tr("điểm ảnh sai gần biên:", "wrong pixels near a boundary:"), f"{(wrong & near).sum() / wrong.sum():.0%}")
+print(src.tr("mọi điểm ảnh gần biên:", "all pixels near a boundary:"), f"{near.float().mean():.0%}")
+train_miou = train.evaluate(fcn, train_loader)["miou"]
+print(src.tr("mIoU huấn luyện / kiểm định:", "train / val mIoU:"), f"{train_miou:.3f} / {scores['miou']:.3f}")
+
+# %% [markdown] lang="vi"
+# Đọc hình và các số này cùng nhau. Lỗi ở xa biên là **cả vùng** bị gán nhầm vân: mạng chưa phân biệt được một số loại vân trên những ảnh nó chưa thấy. Một mIoU huấn luyện cao hơn hẳn mIoU kiểm định nghĩa là mạng đã học thuộc một phần 320 ảnh huấn luyện (quá khớp, *over-fitting*) thay vì học vân. Lỗi dọc biên đến từ bản đồ điểm số thô (tỉ lệ 1/8) được phóng to. Các bài sau xử lý từng nguyên nhân: trường tiếp nhận (bài 01), tích chập giãn (bài 02), ngữ cảnh đa tỉ lệ (bài 03), CRF cho biên (bài 04) và bộ giải mã tinh chỉnh (bài 05).
 #
 # ## Ghi nhớ
 #
@@ -304,7 +322,7 @@ fig = viz.show_predictions(val_set.images, val_set.masks, preds, val_set.palette
 # - M. Everingham và cộng sự. *The PASCAL Visual Object Classes (VOC) Challenge*. IJCV 2010 (định nghĩa IoU dùng rộng rãi).
 
 # %% [markdown] lang="en"
-# **Reading the mistakes.** Errors gather in two places: along **boundaries** between regions (the score map is coarse, at 1/8 scale, then upsampled, so boundaries come out rounded and blurred) and inside **small** regions where the network lacks the context to recognise the texture. Both are the topics of the next lessons: the receptive field (01), dilated convolution (02), multi-scale context (03), the CRF for boundaries (04) and the refining decoder (05).
+# Read the figure and these numbers together. Errors far from boundaries are **whole regions** given the wrong texture: the network has not learned to tell some textures apart on images it has not seen. A training mIoU clearly above the validation mIoU means it has partly memorised its 320 training images (over-fitting) rather than learned the textures. Errors along boundaries come from the coarse score map (1/8 scale) being upsampled. The next lessons address each cause: the receptive field (01), dilated convolution (02), multi-scale context (03), the CRF for boundaries (04) and the refining decoder (05).
 #
 # ## Key takeaways
 #

@@ -477,10 +477,10 @@ results = pd.DataFrame(rows).set_index("model")
 print(results.round(3).to_string())
 
 # %% [markdown] lang="vi"
-# Dự đoán của hai mô hình trên vài ảnh kiểm định (cột cuối: điểm ảnh sai tô đỏ):
+# Dự đoán của hai mô hình trên vài ảnh kiểm định (cột cuối: điểm ảnh sai tô vàng, màu không lớp nào dùng):
 
 # %% [markdown] lang="en"
-# The two models' predictions on a few validation images (last column: wrong pixels in red):
+# The two models' predictions on a few validation images (last column: wrong pixels in yellow, a colour no class uses):
 
 # %%
 val_set = val_loader.dataset

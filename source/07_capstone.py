@@ -184,10 +184,10 @@ def most_confused(cm):
 result = checks.check_most_confused(most_confused)
 
 # %% [markdown] lang="vi"
-# Giờ áp nó lên mô hình yếu nhất trong bảng và nhìn các dự đoán của nó: chỗ sai tô đỏ ở cột cuối.
+# Giờ áp nó lên mô hình yếu nhất trong bảng và nhìn các dự đoán của nó: chỗ sai tô vàng ở cột cuối (màu không lớp nào dùng).
 
 # %% [markdown] lang="en"
-# Now apply it to the weakest model of the table and look at its predictions: errors are red in the last column.
+# Now apply it to the weakest model of the table and look at its predictions: errors are yellow in the last column (a colour no class uses).
 
 # %%
 val_set = data.TextureMosaics("mosaic", "val", size=64, count=32)

@@ -114,3 +114,13 @@ def test_cue_objects_are_labelled_by_the_corner_cue_only():
     means = [images[..., 0][masks == k].mean() for k in (1, 2)]
     assert abs(means[0] - means[1]) < 10
     assert 0.03 < (masks > 0).mean() < 0.3 and set(np.unique(masks)) == {0, 1, 2}
+
+
+def test_error_overlay_colour_is_no_class_colour():
+    """viz's error overlay must not be mistaken for a class (it used to equal brick's red)."""
+    from src.viz import ERROR_COLOUR
+
+    error = np.array(ERROR_COLOUR, dtype=float)
+    for variant, palette in data.PALETTES.items():
+        distances = np.linalg.norm(palette.astype(float) - error, axis=1)
+        assert distances.min() > 80, (variant, palette[distances.argmin()])
