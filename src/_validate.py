@@ -6,13 +6,17 @@ a value of the wrong *type* raises :class:`TypeError`, a value of the right
 type but the wrong *value or shape* raises :class:`ValueError`. Every message
 comes from :func:`src.i18n.bad_argument`, so it is in the current language and
 names the function, the argument, what was expected and what was given.
-Internal blocks do not call these on every forward: the model checks its input
-once, at the door.
+Internal blocks do not check again on every forward: the model checks its input
+once, at the door, and runs its body inside :func:`validated`; a public block
+(an RCU, pyramid pooling) checks its input only when :func:`checking` is True,
+i.e. when a learner calls it directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import contextvars
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -26,6 +30,8 @@ __all__ = [
     "check_int_sequence",
     "check_number",
     "check_options",
+    "checking",
+    "validated",
 ]
 
 #: (Vietnamese, English) templates of the "expected ..." part of a message
@@ -45,6 +51,24 @@ EXPECTED = {
     "image": ("một tensor N x {channels} x H x W", "an N x {channels} x H x W tensor"),
     "options": ("chỉ các tham số {known}", "only the options {known}"),
 }
+
+
+_VALIDATED: contextvars.ContextVar[bool] = contextvars.ContextVar("src_validated", default=False)
+
+
+@contextlib.contextmanager
+def validated() -> Iterator[None]:
+    """Within the block, :func:`checking` is False: the caller has checked the input already."""
+    token = _VALIDATED.set(True)
+    try:
+        yield
+    finally:
+        _VALIDATED.reset(token)
+
+
+def checking() -> bool:
+    """True unless called inside :func:`validated` (a block called directly checks its input; inside a model not)."""
+    return not _VALIDATED.get()
 
 
 def _expected(key: str, **fields: Any) -> tuple[str, str]:

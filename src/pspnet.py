@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_int, check_int_sequence, check_number
+from ._validate import check_int, check_int_sequence, check_number, checking
 from .aspp import PoolingBatchNorm
 from .i18n import check_feature_map
 from .se import attention_slot
@@ -54,7 +54,8 @@ class PyramidPooling(nn.Module):
         self.attention = attention_slot(self.out_channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_feature_map("PyramidPooling.forward", x, self.in_channels)
+        if checking():  # called directly; inside a model the input was checked once
+            check_feature_map("PyramidPooling.forward", x, self.in_channels)
         size = x.shape[-2:]
         levels = [F.interpolate(stage(x), size=size, mode="bilinear", align_corners=False) for stage in self.stages]
         return self.attention(torch.cat([x, *levels], dim=1))

@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_image, check_int, checking, validated
 from .i18n import bad_argument, tr
 from .registry import register_core
 from .se import SE_CHOICES, attention_slot
@@ -67,7 +67,8 @@ def chained_residual_pooling(x: torch.Tensor, convs: Sequence[nn.Module], pool_s
     ``path`` starts as ``relu(x)``; the max-pool has stride 1 and padding
     ``pool_size // 2``, so every map keeps the input's size.
     """
-    _check_map("chained_residual_pooling", "x", x)
+    if checking():
+        _check_map("chained_residual_pooling", "x", x)
     if pool_size < 1 or pool_size % 2 == 0:
         raise bad_argument(
             "chained_residual_pooling", "pool_size", "một số nguyên lẻ >= 1", "an odd integer >= 1", pool_size
@@ -98,8 +99,9 @@ def multi_resolution_fusion(features: Sequence[torch.Tensor], convs: Sequence[nn
             f"{len(convs)} tensors (one per conv)",
             len(features),
         )
-    for x in features:
-        _check_map("multi_resolution_fusion", "features", x)
+    if checking():
+        for x in features:
+            _check_map("multi_resolution_fusion", "features", x)
     size = max((x.shape[-2:] for x in features), key=lambda s: s[0] * s[1])
     out = None
     for x, conv in zip(features, convs):
@@ -120,7 +122,8 @@ class ResidualConvUnit(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_map("ResidualConvUnit.forward", "x", x, self.conv1.in_channels)
+        if checking():  # called directly; inside a model the input was checked once
+            _check_map("ResidualConvUnit.forward", "x", x, self.conv1.in_channels)
         return x + self.conv2(F.relu(self.conv1(F.relu(x))))
 
 
@@ -160,8 +163,9 @@ class MultiResolutionFusion(nn.Module):
     def forward(self, *features: torch.Tensor) -> torch.Tensor:
         if len(features) == 1 and isinstance(features[0], (list, tuple)):
             features = tuple(features[0])
-        for x, c in zip(features, self.in_channels):
-            _check_map("MultiResolutionFusion.forward", "features", x, c)
+        if checking():
+            for x, c in zip(features, self.in_channels):
+                _check_map("MultiResolutionFusion.forward", "features", x, c)
         return multi_resolution_fusion(list(features), self.convs)
 
 
@@ -303,9 +307,10 @@ class RefineNet(SegmentationModel):
 
     def cascade(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every intermediate map: backbone stages, the four RefineNet outputs, the 1/4-resolution logits."""
-        _check_map("RefineNet.cascade", "x", x)
-        stages = self.backbone(x)
-        return {**stages, **self.classifier(stages)}
+        check_image("RefineNet.cascade", x)
+        with validated():
+            stages = self.backbone(x)
+            return {**stages, **self.classifier(stages)}
 
 
 def draw_cascade(shapes: dict[str, Sequence[int]] | None = None, ax=None):

@@ -37,7 +37,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._validate import check_choice, check_image, check_int, check_options
+from ._validate import check_choice, check_image, check_int, check_options, validated
 from .backbones import BN_MOMENTUM, build_backbone
 from .i18n import bad_argument, tr
 from .se import SE_CHOICES, attention_slot
@@ -184,5 +184,6 @@ class SegmentationModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_image(f"{type(self).__name__}.forward", x)
-        logits = self.decode(self.backbone(x))
+        with validated():  # checked once here: the blocks inside do not check again
+            logits = self.decode(self.backbone(x))
         return F.interpolate(logits, size=x.shape[-2:], mode="bilinear", align_corners=False)

@@ -193,3 +193,24 @@ def test_validator_messages_follow_the_language():
     src.set_language("vi")
     with pytest.raises(ValueError, match="tham số `channels` cần một số nguyên >= 1, nhưng nhận được 0"):
         FCN(3, channels=0)
+
+
+def test_inputs_are_checked_once_at_the_door(monkeypatch):
+    from src import pspnet, refinenet
+
+    calls = []
+    monkeypatch.setattr(refinenet, "_check_map", lambda *a, **k: calls.append(a[0]))
+    monkeypatch.setattr(pspnet, "check_feature_map", lambda *a, **k: calls.append(a[0]))
+    x = torch.randn(2, 3, 32, 32)
+    RefineNet(3, channels=8, light=False)(x)
+    PSPNet(3, channels=8)(x)
+    assert calls == []  # inside a model, the blocks trust the checked input
+    refinenet.ResidualConvUnit(4)(torch.randn(1, 4, 5, 5))
+    pspnet.PyramidPooling(4)(torch.randn(1, 4, 5, 5))
+    assert calls == ["ResidualConvUnit.forward", "PyramidPooling.forward"]  # called directly, they check
+    assert v.checking()
+    with pytest.raises(RuntimeError):
+        with v.validated():
+            assert not v.checking()
+            raise RuntimeError
+    assert v.checking()  # restored after an exception
