@@ -13,8 +13,17 @@ def _fresh_hint_ladder():
 
 
 def hidden_reasons(exercise_id, fn):
+    """What the grader would decide per hidden case (an exception in the learner's call is a failure)."""
     spec = hidden_spec(exercise_id)
-    return [spec.compare(spec.call(fn, a, k), spec.reference(a, k)) for a, k in spec.cases()]
+    reasons = []
+    for args, kwargs in spec.cases():
+        try:
+            got = spec.call(fn, args, kwargs)
+        except Exception as exc:
+            reasons.append(f"raised {type(exc).__name__}")
+            continue
+        reasons.append(spec.compare(got, spec.reference(args, kwargs)))
+    return reasons
 
 
 def cm_solution(pred, target, num_classes):
