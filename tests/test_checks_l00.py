@@ -16,13 +16,14 @@ def hidden_reasons(exercise_id, fn):
     """What the grader would decide per hidden case (an exception in the learner's call is a failure)."""
     spec = hidden_spec(exercise_id)
     reasons = []
-    for args, kwargs in spec.cases():
+    # like the grader: the learner's calls on one copy of the cases, the reference on another
+    for (args, kwargs), (ref_args, ref_kwargs) in zip(spec.cases(), spec.cases(), strict=True):
         try:
             got = spec.call(fn, args, kwargs)
         except Exception as exc:
             reasons.append(f"raised {type(exc).__name__}")
             continue
-        reasons.append(spec.compare(got, spec.reference(args, kwargs)))
+        reasons.append(spec.compare(got, spec.reference(ref_args, ref_kwargs)))
     return reasons
 
 
