@@ -2,13 +2,14 @@
 
 Each claim compares two (or more) networks that differ *only* in the block the
 lesson teaches, on data built so that the block can matter
-(``src.data``: ``shapes`` silhouettes for the receptive field, ``cue`` for
+(``src.data``: ``shapes`` for the receptive field, ``cue`` for
 global context), at a setting where the block is not degenerate (no atrous rate
 >= the feature map's side, see :class:`src.aspp.DegenerateASPPWarning`).
 
 * ``rf_dilation`` (lesson 01; Yu & Koltun, arXiv 1511.07122): the same six 3x3
   layers, with dilation 1 everywhere (RF 39) or (1, 2, 4, 8) in the last four
-  (RF 127): same parameters, only the receptive field differs.
+  (RF 127), on the textured ``shapes`` of lesson 01's experiment: same
+  parameters, only the receptive field differs.
 * ``context_cue`` (lesson 03; DeepLabv3 arXiv 1706.05587, PSPNet arXiv
   1612.01105): a small trunk at output stride 4, then nothing, ASPP
   (``src.aspp.ASPP``, rates (2, 4, 6) on the 16x16 map) or pyramid pooling.
@@ -189,14 +190,13 @@ CLAIMS: dict[str, Claim] = {
         lesson="01",
         claim_vi=(
             "Cùng sáu tầng tích chập 3x3 và cùng số tham số, mạng giãn (trường tiếp nhận 127 điểm ảnh) phân vùng "
-            "hình bóng tốt hơn mạng không giãn (trường tiếp nhận 39 điểm ảnh)."
+            "các hình của `shapes` tốt hơn mạng không giãn (trường tiếp nhận 39 điểm ảnh)."
         ),
         claim_en=(
             "With the same six 3x3 conv layers and the same parameters, the dilated net (receptive field 127 px) "
-            "segments the silhouettes better than the undilated one (receptive field 39 px)."
+            "segments the `shapes` data better than the undilated one (receptive field 39 px)."
         ),
         variant="shapes",
-        input_fn="silhouettes",
         groups={
             "dilation 1 (RF 39)": lambda n: DilationPair(n, dilated=False),
             "dilation 1-2-4-8 (RF 127)": lambda n: DilationPair(n, dilated=True),
