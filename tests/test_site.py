@@ -153,6 +153,17 @@ def test_lesson_pages_link_the_student_notebook_and_colab(site):
             )
 
 
+def test_readme_lists_a_colab_link_per_lesson():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = course_site.README_START, course_site.README_END
+    assert start in text and end in text, "README.md lacks the colab-links markers"
+    block = text.split(start, 1)[1].split(end, 1)[0].strip()
+    assert block == course_site.colab_table(), "README's Colab table is stale: python tools/site.py --readme"
+    for source in build.sources():
+        for lang in build.LANGS:
+            assert course_site.colab_url(lang, source.stem) in block
+
+
 def test_colab_slug_is_configurable(monkeypatch):
     monkeypatch.setenv("SRC_GITHUB_REPO", "someone/course")
     assert course_site.colab_url("en", "00_introduction").startswith(

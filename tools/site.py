@@ -3,6 +3,7 @@
     python tools/site.py                  # -> _site/
     python tools/site.py --out /tmp/site  # elsewhere
     python tools/site.py --no-explorer    # skip the receptive-field explorer pages
+    python tools/site.py --readme         # only rewrite README.md's table of "Open in Colab" links
 
 What it builds, from the executed notebooks in ``solutions/{vi,en}/``:
 
@@ -301,6 +302,31 @@ def build_site(out: Path, explorer: bool = True) -> dict[str, object]:
     return summary
 
 
+README_START, README_END = "<!-- colab-links:start -->", "<!-- colab-links:end -->"
+
+
+def colab_table() -> str:
+    """The README's table of "Open in Colab" links, one row per lesson (between the colab-links markers)."""
+    rows = ["| # | Colab (vi) | Colab (en) |", "|---|---|---|"]
+    for source in build.sources():
+        links = [f"[{source.stem} ({lang})]({colab_url(lang, source.stem)})" for lang in LANGS]
+        rows.append(f"| {source.name[:2]} | {links[0]} | {links[1]} |")
+    return "\n".join(rows)
+
+
+def update_readme(readme: Path = ROOT / "README.md") -> bool:
+    """Rewrite the Colab table between the README's markers; True when it changed."""
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    new = head + README_START + "\n" + colab_table() + "\n" + README_END + tail
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
 COLAB_BADGE = (
     '<svg xmlns="http://www.w3.org/2000/svg" width="117" height="20" role="img" aria-label="Open in Colab">'
     '<rect width="117" height="20" rx="3" fill="#555"/><rect x="24" width="93" height="20" rx="3" fill="#f9ab00"/>'
@@ -314,7 +340,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "_site")
     parser.add_argument("--no-explorer", action="store_true", help="skip lesson 01's explorer pages")
+    parser.add_argument("--readme", action="store_true", help="only rewrite README.md's table of Colab links")
     args = parser.parse_args(argv)
+    if args.readme:
+        print("README.md:", "updated" if update_readme() else "already up to date")
+        return 0
     os.environ.setdefault("SRC_NO_WIDGETS", "1")
     summary = build_site(args.out, explorer=not args.no_explorer)
     print(
