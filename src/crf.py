@@ -25,10 +25,16 @@ Two filters: ``method="exact"`` builds the dense N x N Gaussian kernel (small
 images; the teaching version, O(N^2)); ``method="fast"`` uses the permutohedral
 lattice of :mod:`src.permutohedral` (the filter pydensecrf uses, O(N)), which
 approximates the Gaussian. ``"auto"`` picks exact up to ``exact_max_pixels``.
+
+Speed (``benchmarks/bench_crf.py``, issue 18): each lattice is built once per
+image and every iteration filters all labels at once in the pixels x labels
+layout; the smoothness kernel's lattice depends only on the image size and θγ,
+so it is cached and reused across images of one size.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -119,6 +125,14 @@ def unary_from_probs(probs: torch.Tensor, clip: float = 1e-5) -> torch.Tensor:
     return -torch.log(probs.clamp(min=clip, max=1.0))
 
 
+def _softmax_labels(energy: torch.Tensor) -> torch.Tensor:
+    """Softmax over the labels of N x C energies (dim 1), written out for few labels, where it is faster."""
+    if energy.shape[1] > 8:
+        return torch.softmax(energy, dim=1)
+    e = (energy - energy.amax(1, keepdim=True)).exp_()
+    return e.div_(e.sum(1, keepdim=True))
+
+
 class _ExactFilter:
     """Dense Gaussian filtering, ``D^-1/2 K D^-1/2 v``; kernel rows are built in chunks when N^2 is large."""
 
@@ -152,6 +166,14 @@ class _LatticeFilter:
 
     def __call__(self, values: torch.Tensor) -> torch.Tensor:
         return self.lattice.filter(values)
+
+
+@functools.lru_cache(maxsize=8)
+def _gaussian_lattice(height: int, width: int, theta_gamma: float, device: torch.device) -> _LatticeFilter:
+    """The smoothness kernel's lattice: its features ``(x/θγ, y/θγ)`` do not depend on the colours, only on the
+    image size, so it is built once per ``(H, W, θγ, device)`` and reused (``_gaussian_lattice.cache_clear()``)."""
+    grid = torch.zeros(height, width, 3, dtype=torch.uint8, device=device)
+    return _LatticeFilter(pixel_features(grid, theta_gamma))
 
 
 def _check_inputs(image, probs, iterations, method, params) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -248,20 +270,23 @@ def dense_crf(
     make = _ExactFilter if method == "exact" else _LatticeFilter
     outputs = []
     for k in range(b):
-        unary = unary_from_probs(probs[k].float().reshape(c, -1), clip)  # C x N
+        # Pixels x labels (N x C), the layout the filters take: no transposes inside the loop.
+        unary = unary_from_probs(probs[k].float().reshape(c, -1), clip).T.contiguous()
         filters = []
-        if gaussian_weight > 0:
+        if gaussian_weight > 0 and method == "fast":  # image-independent: built once per size, reused
+            filters.append((_gaussian_lattice(h, w, float(theta_gamma), device), float(gaussian_weight)))
+        elif gaussian_weight > 0:
             filters.append((make(pixel_features(image[k], theta_gamma)), float(gaussian_weight)))
         if bilateral_weight > 0:
             filters.append((make(pixel_features(image[k], theta_alpha, theta_beta)), float(bilateral_weight)))
-        q = torch.softmax(-unary, dim=0)
+        q = _softmax_labels(-unary)
         for _ in range(iterations):
-            pairwise = torch.zeros_like(q)
+            energy = -unary
             for filt, weight in filters:
-                messages = filt(q.T).T  # C x N
-                pairwise = pairwise - weight * messages  # Potts, in pydensecrf's form (see potts_transform)
-            q = torch.softmax(-unary - pairwise, dim=0)
-        outputs.append(q.reshape(c, h, w))
+                # message passing, then Potts in pydensecrf's form (see potts_transform): - pairwise = + w K q
+                energy = torch.add(energy, filt(q), alpha=weight)
+            q = _softmax_labels(energy)
+        outputs.append(q.T.reshape(c, h, w))
     out = torch.stack(outputs).to(probs.dtype)
     return out if batched else out[0]
 

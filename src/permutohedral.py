@@ -14,6 +14,15 @@ quadratic. This module follows the steps of Krähenbühl's C++ implementation
 (the one shipped in pydensecrf) one to one, vectorised with tensor operations,
 so the two give the same numbers up to float rounding; it runs on any device.
 
+The lattice is built once per image (:class:`PermutohedralLattice`); every
+mean-field iteration then only filters. Two ways to filter, tested equal:
+``sparse=False`` is the teaching version (``index_add_`` to splat, gathers to
+blur and slice, as in the paper); the default on CPU and CUDA stores splat,
+blur and slice as three sparse (CSR) matrices and filters all labels with
+sparse matrix products. Building the lattice is the expensive part: neighbouring
+pixels mostly fall into the same simplex, so the vertices are hashed once per
+distinct simplex rather than once per pixel.
+
 The result approximates ``sum_j exp(-|f_i - f_j|^2 / 2) v_j`` up to a global
 scale (the CRF normalises the kernel, so the scale cancels) and a slightly
 different shape; :func:`src.crf.dense_crf` with ``method="exact"`` computes the
@@ -33,16 +42,84 @@ __all__ = ["PermutohedralLattice"]
 
 
 def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if col.device.type == "cuda":  # cuSPARSE wants the columns of each row sorted; the CPU kernels do not
+        rows = torch.repeat_interleave(torch.arange(size[0], device=col.device), crow.diff(), output_size=col.numel())
+        order = torch.argsort(rows * size[1] + col)
+        col, values = col[order], values[order]
     with warnings.catch_warnings():  # "sparse CSR support is in beta": we only use CSR @ dense
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
 
 
+def _exclusive_cumsum(x: torch.Tensor) -> torch.Tensor:
+    return torch.cumsum(x, 0) - x
+
+
+def _elevate(features: torch.Tensor) -> torch.Tensor:
+    """Map N x d features onto the plane ``sum(x) = 0`` of R^(d+1), scaled (Adams et al. 2010, p. 5) -> (d+1) x N.
+
+    Coordinate-major (one row per lattice coordinate), as every step of the build below: each operation then
+    runs over long contiguous rows of N values. The loop is the C++ one (over the d coordinates, not pixels).
+    """
+    n, d = features.shape
+    f = features.T.contiguous()
+    inv_std_dev = math.sqrt(2.0 / 3.0) * (d + 1)
+    elevated = f.new_empty(d + 1, n)
+    running = f.new_zeros(n)  # sum of the scaled coordinates after i
+    for i in range(d, 0, -1):
+        scaled = f[i - 1] * (inv_std_dev / math.sqrt(i * (i + 1)))
+        elevated[i] = running - i * scaled
+        running = running + scaled
+    elevated[0] = running
+    return elevated
+
+
+def _enclosing_simplex(elevated: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The simplex that holds each elevated point ((d+1) x N): its remainder-0 vertex ``rem0`` and its ``rank``.
+
+    As in the C++ code: round each coordinate to the nearest multiple of d+1, rank the residuals (largest
+    first; ties: the lower coordinate ranks first), and bring the point back onto the plane when the rounding
+    left it off.
+    """
+    d1 = elevated.shape[0]
+    v = elevated * (1.0 / d1)
+    up, down = torch.ceil(v) * d1, torch.floor(v) * d1
+    rem0 = torch.where(up - elevated < elevated - down, up, down)
+    total = torch.round(rem0.sum(0) * (1.0 / d1)).to(torch.int32)  # how far off the plane, in units of d+1
+    residual = elevated - rem0
+    rank = total.expand(d1, -1).clone()
+    for i in range(d1):  # the C++ double loop over coordinate pairs, each step over all points at once
+        for j in range(i + 1, d1):
+            lower = residual[i] < residual[j]
+            rank[i] += lower
+            rank[j] += ~lower
+    neg, big = rank < 0, rank >= d1
+    rank = rank + d1 * (neg.to(torch.int32) - big.to(torch.int32))
+    rem0 = rem0 + d1 * (neg.float() - big.float())
+    return rem0, rank.long()
+
+
+def _barycentric(elevated: torch.Tensor, rem0: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
+    """Barycentric coordinates of each point in its simplex, (d+1) x N (Adams et al. 2010, p. 10)."""
+    d1, n = elevated.shape
+    d = d1 - 1
+    vals = (elevated - rem0) * (1.0 / d1)
+    bary = elevated.new_zeros(d + 2, n)
+    bary.scatter_add_(0, d - rank, vals)
+    bary.scatter_add_(0, d - rank + 1, -vals)
+    bary[0] += 1.0 + bary[d1]
+    return bary[:d1]
+
+
 class PermutohedralLattice:
     """A lattice built once for ``features`` (N x d); :meth:`filter` then blurs any N x C values."""
 
-    def __init__(self, features: torch.Tensor, sparse: bool | None = None) -> None:
-        """``sparse``: use CSR matrix products (default on CPU and CUDA) or plain indexing (any device)."""
+    def __init__(self, features: torch.Tensor, sparse: bool | None = None, group_simplices: bool = True) -> None:
+        """``sparse``: filter with CSR matrix products (default on CPU and CUDA) or plain indexing (any device).
+
+        ``group_simplices``: hash each distinct simplex once (fast); ``False`` hashes every point's d+1
+        vertices (the plain way; the same lattice, kept to test the fast one).
+        """
         if not isinstance(features, torch.Tensor) or features.dim() != 2 or not features.is_floating_point():
             raise bad_argument(
                 "PermutohedralLattice",
@@ -56,58 +133,21 @@ class PermutohedralLattice:
         if n == 0 or d == 0:
             raise bad_argument("PermutohedralLattice", "features", "N >= 1 và d >= 1", "N >= 1 and d >= 1", features)
         dev = features.device
-        f = features.float()
         d1 = d + 1
         self.n, self.d = n, d
 
-        # Elevate onto the hyperplane sum(x) = 0 of R^(d+1) (Adams et al. 2010, p. 5).
-        inv_std_dev = math.sqrt(2.0 / 3.0) * d1
-        scale = torch.tensor(
-            [inv_std_dev / math.sqrt((i + 2) * (i + 1)) for i in range(d)], dtype=torch.float32, device=dev
-        )
-        cf = f * scale  # N x d
-        # elevated[j] = sum_{k >= j} cf[k] - j * cf[j-1] (j >= 1), elevated[0] = sum(cf)
-        suffix = torch.flip(torch.cumsum(torch.flip(cf, [1]), 1), [1])  # suffix[:, k] = sum_{m >= k} cf[m]
-        elevated = torch.empty(n, d1, dtype=torch.float32, device=dev)
-        elevated[:, 0] = suffix[:, 0]
-        j = torch.arange(1, d1, device=dev, dtype=torch.float32)
-        after = torch.cat([suffix[:, 1:], torch.zeros(n, 1, device=dev)], 1)  # sum_{m >= j} cf[m]
-        elevated[:, 1:] = after - j * cf
+        elevated = _elevate(features.float())  # all (d+1) x N: one row per lattice coordinate
+        rem0, rank = _enclosing_simplex(elevated)
 
-        # Closest remainder-0 lattice point, by rounding each coordinate to a multiple of d+1.
-        v = elevated / d1
-        up, down = torch.ceil(v) * d1, torch.floor(v) * d1
-        rem0 = torch.where(up - elevated < elevated - down, up, down)
-        total = torch.round(rem0.sum(1) / d1).long()  # N
-
-        # Rank of each coordinate of the residual, largest first (ties: the lower index ranks first).
-        diff = elevated - rem0
-        idx = torch.arange(d1, device=dev)
-        rank = torch.zeros(n, d1, dtype=torch.long, device=dev)
-        for k in range(d1):  # rank[i] = #{k: diff_k > diff_i} + #{k < i: diff_k == diff_i}
-            other = diff[:, k : k + 1]
-            rank += (other > diff) | ((other == diff) & (idx > k))
-        rank = rank + total.unsqueeze(1)
-        neg, big = rank < 0, rank > d
-        rank = torch.where(neg, rank + d1, torch.where(big, rank - d1, rank))
-        rem0 = torch.where(neg, rem0 + d1, torch.where(big, rem0 - d1, rem0))
-
-        # Barycentric coordinates (p. 10).
-        vals = (elevated - rem0) / d1
-        bary = torch.zeros(n, d + 2, dtype=torch.float32, device=dev)
-        bary.scatter_add_(1, d - rank, vals)
-        bary.scatter_add_(1, d - rank + 1, -vals)
-        bary[:, 0] += 1.0 + bary[:, d1]
-        self.barycentric = bary[:, :d1].contiguous()  # N x (d+1)
-
-        # The d+1 vertices of each point's simplex: key = rem0 + canonical[remainder][rank] on the first d
-        # coordinates, canonical[r][rank] = r - (d+1) [rank > d - r]. Each key is hashed to one int64 (mixed
-        # radix, with room for the neighbours' offsets), computed without building the N x (d+1) x d keys.
-        rem0_i = rem0.long()[:, :d]  # N x d
-        rank_d = rank[:, :d]
-        lo = rem0_i.min(0).values - 2 * d1
-        spans = [int(v) for v in (rem0_i.max(0).values + 2 * d1 - lo + 1).tolist()]
-        if sum(math.log2(v) for v in spans) > 62:
+        # Keys: vertex r of a point's simplex is rem0 + canonical[r][rank] on the first d coordinates, with
+        # canonical[r][rank] = r - (d+1) [rank > d - r]. Each key is hashed to one int64 (mixed radix, with
+        # room for the neighbours' offsets), computed without building the N x (d+1) x d keys.
+        rem0_i = rem0[:d].long()  # d x N
+        rank_d = rank[:d]
+        lo = rem0_i.min(1).values - 2 * d1
+        spans = [int(v) for v in (rem0_i.max(1).values + 2 * d1 - lo + 1).tolist()]
+        bits = sum(math.log2(v) for v in spans)
+        if bits > 62 or rank.min() < 0 or rank.max() > d:  # keys too wide for int64, or float32 ran out of digits
             raise bad_argument(
                 "PermutohedralLattice",
                 "features",
@@ -115,91 +155,107 @@ class PermutohedralLattice:
                 "a smaller range of values (increase the thetas)",
                 features,
             )
+        self.barycentric = _barycentric(elevated, rem0, rank).T.contiguous()  # N x (d+1)
         radix = torch.ones(d, dtype=torch.long, device=dev)
         for k in range(d - 2, -1, -1):
             radix[k] = radix[k + 1] * spans[k + 1]
         self._lo, self._radix = lo, radix
-        base = ((rem0_i - lo) * radix).sum(1)  # N
-        by_rank = torch.zeros(n, d1 + 1, dtype=torch.long, device=dev).scatter_add_(1, rank_d, radix.expand(n, d))
-        above = torch.flip(torch.cumsum(torch.flip(by_rank, [1]), 1), [1])  # above[t] = sum over rank >= t
-        remainder = torch.arange(d1, device=dev)
-        codes = base[:, None] + remainder * radix.sum() - d1 * above[:, d + 1 - remainder]  # N x (d+1)
+        base = ((rem0_i - lo[:, None]) * radix[:, None]).sum(0)  # N: the code of the remainder-0 vertex
 
-        # One sort gives the lattice points (unique codes) and the splat order (points grouped by vertex).
-        sorted_codes, perm = torch.sort(codes.reshape(-1), stable=True)
-        unique, counts = torch.unique_consecutive(sorted_codes, return_counts=True)
+        # Points of one simplex share (base, rank): group them, and hash each distinct simplex once.
+        if group_simplices and bits + d * math.log2(d1) <= 62:
+            digits = d1 ** torch.arange(d, device=dev)
+            simplex_code = base * d1**d + (rank_d * digits[:, None]).sum(0)
+            sorted_simplex, point_order = torch.sort(simplex_code)
+            _, simplex_sorted, per_simplex = torch.unique_consecutive(
+                sorted_simplex, return_inverse=True, return_counts=True
+            )
+            point_simplex = torch.empty_like(simplex_sorted).scatter_(0, point_order, simplex_sorted)  # N
+            first = _exclusive_cumsum(per_simplex)  # start of each simplex in point_order
+            representative = point_order[first]
+        else:  # every point its own simplex
+            point_order = point_simplex = representative = torch.arange(n, device=dev)
+            per_simplex, first = torch.ones(n, dtype=torch.long, device=dev), torch.arange(n, device=dev)
+        s = representative.shape[0]
+        # code of vertex r = base + r * sum(radix) - (d+1) * sum of radix[k] over the k with rank[k] > d - r
+        rank_s, radix_col = rank_d.index_select(1, representative), radix[:, None]
+        codes = torch.stack(
+            [base[representative] + r * radix.sum() - d1 * ((rank_s > d - r) * radix_col).sum(0) for r in range(d1)],
+            1,
+        )  # S x (d+1)
+
+        # One sort gives the lattice points (unique codes) and the (simplex, vertex) pairs grouped by vertex.
+        sorted_codes, pair_order = torch.sort(codes.reshape(-1))
+        unique, vertex_sorted, per_vertex = torch.unique_consecutive(
+            sorted_codes, return_inverse=True, return_counts=True
+        )
         self.m = int(unique.shape[0])
-        inverse = torch.empty_like(perm)
-        inverse[perm] = torch.repeat_interleave(torch.arange(self.m, device=dev), counts)
-        self._perm, self._counts = perm, counts
+        self._codes = unique
         # Row 0 of the lattice value table is a zero "missing neighbour"; lattice points start at 1.
-        self.offsets = (inverse.view(n, d1) + 1).contiguous()
+        simplex_vertex = torch.empty_like(vertex_sorted).scatter_(0, pair_order, vertex_sorted + 1).view(s, d1)
+        self.offsets = simplex_vertex[point_simplex]  # N x (d+1)
 
-        # Blur neighbours along each lattice direction j: n1 = key - 1 (+d+1 on coordinate j), n2 = -n1 offset.
-        ukeys = self._decode(unique)
-        neighbours = []
-        for jdir in range(d1):
-            delta = torch.full((d,), -1, dtype=torch.long, device=dev)
-            if jdir < d:
-                delta[jdir] = d
-            neighbours.append((self._find(ukeys + delta, unique), self._find(ukeys - delta, unique)))
-        self.neighbours = neighbours
+        # The splat matrix (rows = vertices) lists, vertex by vertex, each of its (simplex, vertex) pairs with
+        # that simplex's points in point_order: where does the entry (point i, its vertex r) go?
+        pair_points = per_simplex.repeat_interleave(d1)[pair_order]  # points of the pair's simplex
+        pair_start = torch.empty_like(pair_points).scatter_(0, pair_order, _exclusive_cumsum(pair_points))
+        within = torch.empty_like(point_order).scatter_(0, point_order, torch.arange(n, device=dev))
+        within = within - first[point_simplex]  # index of each point inside its simplex
+        position = (pair_start.view(s, d1)[point_simplex] + within[:, None]).view(-1)  # N x (d+1), flattened
+        points = torch.arange(n, device=dev).repeat_interleave(d1)
+        self._splat_points = torch.empty_like(points).scatter_(0, position, points)
+        self._splat_bary = torch.empty_like(self.barycentric.view(-1)).scatter_(0, position, self.barycentric.view(-1))
+        entries = per_vertex.new_zeros(self.m + 2)  # row 0 (no point), then one row per vertex
+        entries[2:] = per_vertex.new_zeros(self.m).index_add_(0, vertex_sorted, pair_points)
+        self._splat_crow = torch.cumsum(entries, 0)
+
+        # Blur neighbours along lattice direction j: key - 1 (+ d+1 on coordinate j) and the opposite. The codes
+        # are linear in the keys, so a neighbour's code is the vertex's code plus a fixed shift per direction.
+        shifts = d1 * torch.cat([radix, radix.new_zeros(1)]) - radix.sum()  # d+1
+        found = self._find(torch.cat([unique[None] + shifts[:, None], unique[None] - shifts[:, None]], 0))
+        self.neighbours = [(found[j], found[d1 + j]) for j in range(d1)]
         self.alpha = 1.0 / (1.0 + 2.0 ** (-d))
         self.scale: torch.Tensor | None = None
-        # On CPU and CUDA the three steps are sparse (CSR) matrix products: much faster than indexing.
         self.sparse = dev.type in ("cpu", "cuda") if sparse is None else bool(sparse)
         if self.sparse:
             self._build_sparse()
 
     def _build_sparse(self) -> None:
         """Splat (M+1 x N), blur (d+1 of M+1 x M+1) and slice (N x M+1) as CSR matrices."""
-        n, d1, m, dev = self.n, self.d + 1, self.m, self.offsets.device
-        # slice: row i holds the d+1 vertices of point i (cuSPARSE wants sorted columns; the CPU kernels do not)
-        cols, vals = self.offsets, self.barycentric * self.alpha
-        if dev.type == "cuda":
-            cols, perm = torch.sort(cols, dim=1)
-            vals = vals.gather(1, perm)
-        crow = torch.arange(0, n * d1 + 1, d1, device=dev)
-        self._slice = (crow, cols.reshape(-1), vals.reshape(-1), torch.arange(n, device=dev).repeat_interleave(d1))
-        # splat: the transpose, grouped by lattice vertex
-        crow = torch.cat([self._counts.new_zeros(2), torch.cumsum(self._counts, 0)])  # row 0: no point
-        points = torch.div(self._perm, d1, rounding_mode="floor")
-        self._splat = (crow, points, self.barycentric.reshape(-1)[self._perm], points)
+        m, dev = self.m, self.offsets.device
         self._set_scale(None)
-        # blur: row r = value(r) + (value(n1) + value(n2)) / 2, missing neighbours (row 0) dropped
-        self.blur_csr = []
+        # blur: row r = value(r) + (value(n1) + value(n2)) / 2; a missing neighbour is row 0, always zero
+        crow = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.arange(0, 3 * m + 1, 3, device=dev)])
         rows = torch.arange(1, m + 1, device=dev)
-        for n1, n2 in self.neighbours:
-            cand = torch.stack([n1, rows, n2], 1)
-            weight = torch.tensor([0.5, 1.0, 0.5], device=dev).expand(m, 3)
-            cand, perm = torch.sort(cand, dim=1)
-            weight = weight.gather(1, perm)
-            keep = cand > 0
-            counts = torch.cat([torch.zeros(2, dtype=torch.long, device=dev), keep.sum(1)])  # rows 0 (none) .. m
-            crow = torch.cumsum(counts, 0)
-            self.blur_csr.append(_csr(crow, cand[keep], weight[keep], (m + 1, m + 1)))
+        weight = torch.tensor([0.5, 1.0, 0.5], device=dev).repeat(m)
+        self.blur_csr = [
+            _csr(crow, torch.stack([n1, rows, n2], 1).reshape(-1), weight, (m + 1, m + 1)) for n1, n2 in self.neighbours
+        ]
 
     def _set_scale(self, scale: torch.Tensor | None) -> None:
         """Multiply the values by ``scale`` (N) before splatting and after slicing (the CRF's normalisation)."""
-        n, m = self.n, self.m
-        crow, col, vals, point = self._slice
-        self.slice_csr = _csr(crow, col, vals if scale is None else vals * scale[point], (n, m + 1))
-        crow, col, vals, point = self._splat
-        self.splat_csr = _csr(crow, col, vals if scale is None else vals * scale[point], (m + 1, n))
+        n, d1, m, dev = self.n, self.d + 1, self.m, self.offsets.device
+        # slice: row i holds the d+1 vertices of point i
+        weights = self.barycentric * self.alpha if scale is None else self.barycentric * (self.alpha * scale[:, None])
+        crow = torch.arange(0, n * d1 + 1, d1, device=dev)
+        self.slice_csr = _csr(crow, self.offsets.reshape(-1), weights.reshape(-1), (n, m + 1))
+        # splat: its transpose, the entries listed vertex by vertex
+        values = self._splat_bary if scale is None else self._splat_bary * scale[self._splat_points]
+        self.splat_csr = _csr(self._splat_crow, self._splat_points, values, (m + 1, n))
 
-    def _decode(self, unique: torch.Tensor) -> torch.Tensor:
+    def keys(self) -> torch.Tensor:
+        """The lattice points' integer keys (first d coordinates), M x d, in the order of the value table."""
         out = []
-        rest = unique
+        rest = self._codes
         for k in range(self.d):
             out.append(rest // self._radix[k])
             rest = rest % self._radix[k]
         return torch.stack(out, 1) + self._lo
 
-    def _find(self, keys: torch.Tensor, unique: torch.Tensor) -> torch.Tensor:
-        """Row of each key in the value table (1..M), or 0 when the lattice has no such point."""
-        codes = ((keys - self._lo) * self._radix).sum(1)
-        pos = torch.searchsorted(unique, codes).clamp(max=self.m - 1)
-        return torch.where(unique[pos] == codes, pos + 1, torch.zeros_like(pos))
+    def _find(self, codes: torch.Tensor) -> torch.Tensor:
+        """Row of each code in the value table (1..M), or 0 when the lattice has no such point."""
+        pos = torch.searchsorted(self._codes, codes).clamp(max=self.m - 1)
+        return torch.where(self._codes[pos] == codes, pos + 1, torch.zeros_like(pos))
 
     def normalize_symmetric(self) -> None:
         """From now on :meth:`filter` computes ``D^-1/2 K D^-1/2 v`` with ``D = K 1`` (pydensecrf's default)."""
@@ -210,17 +266,17 @@ class PermutohedralLattice:
 
     def filter(self, values: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         """Splat, blur and slice ``values`` (N x C); returns N x C (approximate Gaussian sums)."""
-        if values.dim() != 2 or values.shape[0] != self.n:
+        if not isinstance(values, torch.Tensor) or values.dim() != 2 or values.shape[0] != self.n:
             raise bad_argument(
                 "PermutohedralLattice.filter", "values", f"một tensor {self.n} x C", f"an {self.n} x C tensor", values
             )
-        values = values.float()
+        values = values.float().contiguous()
         if self.sparse:
             table = self.splat_csr @ values
             for blur in reversed(self.blur_csr) if reverse else self.blur_csr:
                 table = blur @ table
             return self.slice_csr @ table
-        if self.scale is not None:  # index-based path (other devices)
+        if self.scale is not None:  # the teaching path: index_add_ to splat, gathers to blur and slice
             values = values * self.scale[:, None]
         c = values.shape[1]
         table = values.new_zeros(self.m + 1, c)

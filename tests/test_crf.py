@@ -261,3 +261,32 @@ def test_ellipse_prior_is_a_soft_blob():
         crf.ellipse_prior(30, 40, (0.5, 0.5), (0.3, 0.3), blur=0)
     with pytest.raises(ValueError):
         crf.ellipse_prior(0, 40, (0.5, 0.5), (0.3, 0.3))
+
+
+def test_gaussian_lattice_is_reused_and_gives_the_same_result():
+    """The smoothness kernel does not depend on the colours: its lattice is cached by size, with no effect on Q."""
+    image = photo("coffee", 40, 56)
+    probs = coarse_ellipse_probs(40, 56, seed=5)
+    crf._gaussian_lattice.cache_clear()
+    cold = crf.dense_crf(image, probs, method="fast")
+    other = photo("astronaut", 40, 56)  # another image of the same size reuses the lattice
+    crf.dense_crf(other, probs, method="fast")
+    info = crf._gaussian_lattice.cache_info()
+    assert info.hits >= 1 and info.currsize == 1
+    torch.testing.assert_close(crf.dense_crf(image, probs, method="fast"), cold, atol=0, rtol=0)
+    # and the cached lattice is the one built from the image's own features
+    direct = crf._LatticeFilter(crf.pixel_features(torch.from_numpy(image), 3.0))
+    values = torch.rand(40 * 56, 2, generator=torch.Generator().manual_seed(0))
+    cached = crf._gaussian_lattice(40, 56, 3.0, torch.device("cpu"))
+    torch.testing.assert_close(cached(values), direct(values))
+
+
+def test_fast_path_agrees_with_pydensecrf_at_21_labels():
+    image = photo("chelsea", 120, 160)
+    gen = torch.Generator().manual_seed(7)
+    coarse = torch.randn(1, 21, 8, 10, generator=gen) * 3
+    probs = torch.softmax(torch.nn.functional.interpolate(coarse, size=(120, 160), mode="bilinear")[0], 0).numpy()
+    ref = reference(image, probs)
+    ours = crf.dense_crf(image, probs, method="fast").numpy()
+    assert agreement(ours, ref) >= 0.995
+    np.testing.assert_allclose(ours, ref, atol=1e-3)
