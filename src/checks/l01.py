@@ -148,7 +148,7 @@ def _hidden_chain_cases() -> list[tuple[tuple, dict]]:
         [(11, 4, 1), (5, 1, 1), (3, 2, 1), (3, 1, 1)],
         [(1, 2, 1), (1, 2, 1), (3, 1, 5)],
         [(3, 1, 16)],
-        [],
+        [(2, 3, 1)],
     ]
     return [((chain,), {}) for chain in chains]
 
