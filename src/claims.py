@@ -290,7 +290,7 @@ def run(
 
     With ``return_models=True`` also the trained models and the validation loader (for a lesson's figure).
     """
-    from . import seed_everything
+    from ._rng import seeded
     from .train import fit
 
     if name not in CLAIMS:
@@ -307,15 +307,15 @@ def run(
     num_classes = train_loader.dataset.num_classes
     results, trained = {}, {}
     for group in chosen:
-        seed_everything(seed)
-        model = claim.groups[group](num_classes)
-        generator = getattr(train_loader, "generator", None)
-        if generator is not None:
-            generator.manual_seed(seed)  # the data order depends on the seed too
-        history = fit(
-            model, train_loader, val_loader, epochs=epochs, lr=claim.lr, device=device,
-            progress_bar=progress_bar, description=group,
-        )  # fmt: skip
+        with seeded(seed):  # the draws of seed_everything(seed); the caller's random state is restored after
+            model = claim.groups[group](num_classes)
+            generator = getattr(train_loader, "generator", None)
+            if generator is not None:
+                generator.manual_seed(seed)  # the data order depends on the seed too
+            history = fit(
+                model, train_loader, val_loader, epochs=epochs, lr=claim.lr, device=device,
+                progress_bar=progress_bar, description=group,
+            )  # fmt: skip
         results[group] = float(history.final[claim.metric])
         trained[group] = model
     return (results, trained, val_loader) if return_models else results
