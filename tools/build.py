@@ -58,28 +58,30 @@ GITHUB_REPO = "OWNER/segmentation-course"
 GITHUB_BRANCH = "main"
 BOOTSTRAP = """# Outside a clone of the course (Colab, a plain Jupyter) `src` is missing: install it once, quietly,
 # without touching torch / torchvision / numpy (SRC_COURSE_PIP overrides where it comes from).
-import importlib.util
+import pkgutil
 
-if importlib.util.find_spec("src") is None:
-    import importlib.metadata, os, subprocess, sys, tempfile
+if "src" not in {{m.name for m in pkgutil.iter_modules()}}:
+    import os, subprocess, sys, tempfile
 
     course = os.environ.get("SRC_COURSE_PIP", "git+https://github.com/{repo}.git@{branch}")
     pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run([*pip, "--no-deps", course], check=True)
+    present = {{m.name for m in pkgutil.iter_modules()}}
     needed = {{"torch": "torch", "torchvision": "torchvision", "numpy": "numpy", "scipy": "scipy", "PIL": "pillow",
               "skimage": "scikit-image", "matplotlib": "matplotlib", "pandas": "pandas", "tqdm": "tqdm"}}
-    missing = [name for module, name in needed.items() if importlib.util.find_spec(module) is None]
+    missing = [name for module, name in needed.items() if module not in present]
     if missing:
-        kept = []
-        for name in ("torch", "torchvision", "numpy"):
-            try:
-                kept.append(f"{{name}}=={{importlib.metadata.version(name)}}")
-            except importlib.metadata.PackageNotFoundError:
-                pass
         with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as constraints:
-            constraints.write("\\n".join(kept))
+            if "numpy" in present:  # keep the versions already installed
+                import numpy
+                constraints.write(f"numpy=={{numpy.__version__}}\\n")
+            if "torch" in present:
+                import torch
+                constraints.write(f"torch=={{torch.__version__}}\\n")
+            if "torchvision" in present:
+                import torchvision
+                constraints.write(f"torchvision=={{torchvision.__version__}}\\n")
         subprocess.run([*pip, "-c", constraints.name, *missing], check=True)
-    importlib.invalidate_caches()
 """
 
 
