@@ -299,6 +299,7 @@ def grade_notebook(
         )
         for exercise_id in specs:
             flagged.setdefault(exercise_id, []).append(why)
+        result.reasons.append(why)
 
     cells, numbers = [], []
     for number, cell in enumerate(notebook.get("cells", []), start=1):

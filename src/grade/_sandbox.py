@@ -51,7 +51,7 @@ DEFAULT_LIMITS: dict[str, int] = {
     "RLIMIT_CORE": 0,
 }
 #: processes (threads included) the child may add to those its user already has
-PROCESS_MARGIN = 512
+PROCESS_MARGIN = 256
 _NAMESPACES = ("--unshare-all", "--unshare-user", "--uid", "65534", "--gid", "65534")
 
 
