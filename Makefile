@@ -76,4 +76,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) data/cache .pytest_cache .ruff_cache _site
