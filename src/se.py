@@ -30,6 +30,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._validate import check_int, checking
 from .i18n import bad_argument, tr
 from .registry import register_core
 
@@ -75,14 +76,7 @@ def attention_slot(channels: int, kind: str = "decoder") -> nn.Identity:
     return slot
 
 
-def _check_channels(fn: str, name: str, value: object, low: int = 1, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise bad_argument(fn, name, "một số nguyên", "an integer", value, TypeError)
-    if value < low or (high is not None and value > high):
-        bound_vi = f"từ {low} đến {high}" if high is not None else f">= {low}"
-        bound_en = f"from {low} to {high}" if high is not None else f">= {low}"
-        raise bad_argument(fn, name, f"một số nguyên {bound_vi}", f"an integer {bound_en}", value)
-    return value
+_check_channels = check_int  # wrong type: TypeError, out of range: ValueError (src._validate)
 
 
 def _check_input(fn: str, x: object, channels: int | None = None) -> torch.Tensor:
@@ -172,7 +166,8 @@ class SEBlock(nn.Module):
         return self.sigmoid(self.up(self.relu(self.down(self.squeeze(x)))))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input("SEBlock.forward", x, self.input_channels)
+        if checking():  # called directly; inside a model the input was checked once
+            _check_input("SEBlock.forward", x, self.input_channels)
         return x * self.gate(x)
 
 
@@ -189,7 +184,8 @@ class sSE(nn.Module):
         self.sigmoid = nn.Sigmoid()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input("sSE.forward", x, self.channels)
+        if checking():  # called directly; inside a model the input was checked once
+            _check_input("sSE.forward", x, self.channels)
         return x * self.sigmoid(self.conv(x))
 
 
