@@ -69,7 +69,7 @@
     boxEl.dataset.box = b.join(","); fullEl.dataset.box = f.join(",");
     place(boxEl, b);
     const outside = f[0] < b[0] || f[1] < b[1] || f[2] > b[2] || f[3] > b[3];
-    if (outside) place(fullEl, f.map((v, i) => Math.min(Math.max(v, 0), i % 2 ? W - 1 : H - 1))); else fullEl.style.display = "none";
+    if (outside) place(fullEl, f); else fullEl.style.display = "none";  // may reach beyond the photo
     const key = nearestErf(L, u);
     heat.src = L.erf[key]; heat.dataset.unit = key;
     const rf = L.whole ? t.whole : (L.rf[0] === L.rf[1] ? L.rf[0] : L.rf.join("×"));

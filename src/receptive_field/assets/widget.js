@@ -25,7 +25,7 @@ function render({ model, el }) {
     boxEl.dataset.box = b.join(","); fullEl.dataset.box = f.join(",");
     place(boxEl, b, H, W);
     const outside = f.length === 4 && (f[0] < b[0] || f[1] < b[1] || f[2] > b[2] || f[3] > b[3]);
-    place(fullEl, outside ? [Math.max(f[0], 0), Math.max(f[1], 0), Math.min(f[2], H - 1), Math.min(f[3], W - 1)] : null, H, W);
+    place(fullEl, outside ? f : null, H, W);  // the full extent may reach beyond the photo
     grid.setAttribute("viewBox", "0 0 " + W + " " + H);
     let dots = "";
     if (g && g.out && g.out[0] * g.out[1] <= 4096) {
