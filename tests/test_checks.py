@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import re
 import threading
 import time
 
@@ -420,3 +421,48 @@ def test_forbidden_names_exist():
 def test_hidden_spec_of_an_unknown_exercise_is_a_clear_error():
     with pytest.raises(ValueError, match="exercise_id"):
         _hidden.hidden_spec("99-9")
+
+
+# ------------------------------------------------------------------- the lessons' own solutions
+def _solution_cells():
+    """(lesson source, namespace after its solution cell, the check call of the next cell) for every exercise."""
+    import pathlib
+    import re
+
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    from src import crf, metrics
+    from src.aspp import ASPP
+
+    root = pathlib.Path(__file__).resolve().parents[1] / "source"
+    for path in sorted(root.glob("[0-9][0-9]_*.py")):
+        cells = re.split(r"^# %%.*$", path.read_text(encoding="utf-8"), flags=re.M)
+        ns = {"torch": torch, "nn": nn, "F": F, "np": np, "crf": crf, "metrics": metrics, "ASPP": ASPP}
+        for i, cell in enumerate(cells):
+            if "### BEGIN SOLUTION" in cell:
+                exec(cell, ns)
+                match = re.search(r"checks\.(check_\w+)\((\w+)\)", cells[i + 1])
+                yield path.name, ns, match.group(1), match.group(2), cell
+
+
+def test_every_source_solution_passes_its_check_and_its_hidden_cases():
+    seen = set()
+    for name, ns, check_name, function, _ in _solution_cells():
+        result = getattr(src.checks, check_name)(ns[function])
+        assert result.passed, (name, check_name, result.message)
+        spec = _hidden.hidden_spec(result.exercise)
+        assert spec.function == function, (name, spec.function, function)
+        for (args, kwargs), (ref_args, ref_kwargs) in zip(spec.cases(), spec.cases(), strict=True):
+            assert spec.compare(spec.call(ns[function], args, kwargs), spec.reference(ref_args, ref_kwargs)) is None
+        seen.add(result.exercise)
+    assert seen == set(src.checks.EXERCISES)
+
+
+def test_every_unsolved_stub_gets_not_done_yet_and_no_hint():
+    for name, ns, check_name, function, cell in _solution_cells():
+        stub = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "raise NotImplementedError", cell, flags=re.S)
+        exec(stub, ns)
+        result = getattr(src.checks, check_name)(ns[function])
+        assert not result.passed and "not done yet" in result.message, (name, result.message)
+        assert "Hint" not in result.message, name
