@@ -408,10 +408,10 @@ print(recorded.verdict())
 se_claim
 
 # %% [markdown] lang="vi"
-# Dòng in phía trên bảng là kết luận của bản ghi: hiệu ứng chỉ được nêu khi thống kê $t$ của Welch qua 5 hạt giống đạt ít nhất 2, nếu không thì nói rõ là không đo được khác biệt. Cùng một khối SE có thể không giúp gì đo được ở chỗ thông tin đã có sẵn tại chỗ (bộ ghép vân), mà giúp rõ khi lớp phụ thuộc vào một dấu hiệu toàn cục: điều nó mang lại là một cái nhìn toàn cục rất rẻ.
+# Dòng in phía trên bảng là kết luận của bản ghi: hiệu ứng chỉ được nêu khi thống kê $t$ của Welch qua 5 hạt giống đạt ít nhất 2, nếu không thì nói rõ là không đo được khác biệt. Hãy nhìn cả độ lệch chuẩn chứ không chỉ trung bình: độ lệch lớn nghĩa là với ngân sách này có hạt giống học được cách đọc dấu hiệu và có hạt giống không (giá trị của từng hạt giống nằm trong `src/results/se_cue.json`); ở cỡ nhỏ của notebook, so cột "bản ghi, cùng cỡ nhỏ" để biết một lần chạy ngắn có đủ để thấy hiệu ứng hay không. Cùng một khối SE có thể không giúp gì đo được ở chỗ thông tin đã có sẵn tại chỗ (bộ ghép vân), mà giúp khi lớp phụ thuộc vào một dấu hiệu toàn cục: điều nó mang lại là một cái nhìn toàn cục rất rẻ.
 
 # %% [markdown] lang="en"
-# The line printed above the table is the record's verdict: the effect is stated only when Welch's $t$ over 5 seeds is at least 2, otherwise it says plainly that no difference was measured. The same SE block may bring no measurable gain where the information is already local (the texture mosaics) and a clear one when the class depends on a global cue: what it adds is a very cheap global view.
+# The line printed above the table is the record's verdict: the effect is stated only when Welch's $t$ over 5 seeds is at least 2, otherwise it says plainly that no difference was measured. Look at the standard deviation, not only the mean: a large one means that at this budget some seeds learn to read the cue and some do not (the per-seed values are in `src/results/se_cue.json`); at the notebook's small size, compare with the "record, same small size" column to know whether a short run is enough to see the effect at all. The same SE block may bring no measurable gain where the information is already local (the texture mosaics) and help when the class depends on a global cue: what it adds is a very cheap global view.
 
 # %% [markdown] lang="vi"
 # ## 6. Các cổng học được gì?
