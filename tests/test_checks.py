@@ -237,6 +237,25 @@ def test_the_time_limit_restores_an_outer_timer():
         signal.signal(signal.SIGALRM, old)
 
 
+def test_the_thread_fallback_keeps_the_callers_grad_mode():
+    box = {}
+
+    def worker():
+        with torch.no_grad():
+            box["grad"] = _limits._with_thread(torch.is_grad_enabled, (), {}, 5.0)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert box["grad"] is False
+
+
+def test_the_default_time_limit_follows_the_environment(monkeypatch):
+    for value, expected in (("12", 12.0), ("0", 5.0), ("-3", 5.0), ("abc", 5.0), ("inf", 5.0), ("nan", 5.0)):
+        monkeypatch.setenv("SRC_CHECK_TIME_LIMIT", value)
+        assert core._default_time_limit() == expected, value
+
+
 def test_a_fast_function_is_not_disturbed_by_the_time_limit():
     assert _limits.call_with_time_limit(sum, ([1, 2, 3],), seconds=1) == 6
     with pytest.raises(ZeroDivisionError):

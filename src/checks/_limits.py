@@ -19,6 +19,7 @@ rather than hang the notebook. Python cannot kill a thread, so two strategies:
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -75,9 +76,13 @@ def _with_alarm(fn: Callable[..., Any], args: tuple, kwargs: dict, seconds: floa
 
 def _with_thread(fn: Callable[..., Any], args: tuple, kwargs: dict, seconds: float) -> Any:
     box: dict[str, Any] = {}
+    torch = sys.modules.get("torch")
+    grad_enabled = torch.is_grad_enabled() if torch is not None else None  # grad mode is per thread
 
     def target() -> None:
         try:
+            if torch is not None:
+                torch.set_grad_enabled(grad_enabled)
             box["value"] = fn(*args, **kwargs)
         except BaseException as exc:  # handed to the caller below
             box["error"] = exc
