@@ -46,6 +46,8 @@ def _csr(crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor, size: tupl
         rows = torch.repeat_interleave(torch.arange(size[0], device=col.device), crow.diff(), output_size=col.numel())
         order = torch.argsort(rows * size[1] + col)
         col, values = col[order], values[order]
+    if col.numel() < 2**31:  # 32-bit indices: MKL takes them as they are (64-bit ones are converted every call)
+        crow, col = crow.int(), col.int()
     with warnings.catch_warnings():  # "sparse CSR support is in beta": we only use CSR @ dense
         warnings.simplefilter("ignore", UserWarning)
         return torch.sparse_csr_tensor(crow, col, values, size, check_invariants=False)
