@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 import src
 from src.permutohedral import PermutohedralLattice
 
-torch.set_num_threads(2)
-
 
 def reference_point(f: list[float], lower_first: bool = True) -> tuple[list[list[int]], list[float]]:
     """One point, plain Python, line by line as Krähenbühl's C++ (pydensecrf's permutohedral.cpp).
