@@ -426,7 +426,14 @@ def grade_notebooks(
         if progress:
             score = "—" if done.score is None else f"{done.passed}/{len(done.expected)}"
             print(f"  -> {score}, {done.seconds:.0f} s  {done.reason}".rstrip(), file=sys.stderr, flush=True)
+    # once more at the end, from memory: in the fallback isolation a notebook ran with the teacher's file
+    # rights and may have overwritten what was written before it
+    if csv_file is not None:
+        write_csv(results, csv_file)
+        write_json(results, csv_file.with_suffix(".json"))
     if out is not None:
+        for done in results:
+            (out / "reports" / (_safe_name(done.notebook) + ".md")).write_text(student_report(done), encoding="utf-8")
         (out / "summary.md").write_text(class_summary(results), encoding="utf-8")
     return results
 
