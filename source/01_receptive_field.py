@@ -365,25 +365,45 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
-# ## 6. Trình khám phá tương tác
+# ## 6. Trình khám phá tương tác trên một mạng thật
 #
-# Chọn số lớp, kích thước nhân, bước trượt, hệ số giãn, phép gộp (sau mỗi hai lớp) và một đơn vị đầu ra; hình vẽ
-# ô RF lý thuyết (lục lam) và ERF (bản đồ nhiệt) của đơn vị đó trên ảnh `astronaut` có sẵn trong scikit-image, kèm
-# bảng từng lớp. Hãy thử: tăng bước trượt lên 2 rồi tăng số lớp; đặt hệ số giãn 4 với 2 lớp và xem ERF bị "thủng lỗ";
-# chọn một đơn vị ở góc để thấy ô RF bị cắt bởi mép ảnh. (Khi chạy không có giao diện widget, ô này vẽ một hình tĩnh
-# với giá trị mặc định.)
+# Trình khám phá dưới đây dùng ResNet-50 của torchvision (trọng số ngẫu nhiên, `weights=None`: không tải gì về)
+# trên ảnh `astronaut` có sẵn trong scikit-image. **Bấm vào một điểm ảnh** để chọn đơn vị đầu ra gần nhất của lớp
+# đang chọn: khung lục lam là RF lý thuyết của đơn vị đó trong ảnh, khung vàng nét đứt là toàn bộ RF khi nó vượt ra
+# ngoài mép ảnh, các chấm trắng là lưới bước nhảy (tâm RF của các đơn vị), bên phải là ERF của đơn vị đó trên chính
+# ảnh này (tính khi cần), bên dưới là bảng từng lớp tới lớp đang chọn. Có thể đổi mạng (`resnet18`, `resnet50`,
+# `vgg16`, `densenet121` và các mô hình của khoá học), lớp, ảnh (hoặc tải ảnh của bạn lên), bật chế độ trình chiếu
+# (chữ lớn, ẩn bảng) và đổi ngôn ngữ. Hãy thử: chọn `layer1` rồi `layer4` và so sánh kích thước khung với ảnh;
+# bấm vào góc ảnh để thấy RF bị mép ảnh cắt. (Khi chạy không có giao diện widget, ô này vẽ một hình tĩnh cho đơn vị
+# ở giữa.)
+#
+# **Không cần Python:** các trang HTML tự chứa (ảnh, JS, CSS nằm trong tệp; không gọi địa chỉ ngoài nào) đi kèm
+# khoá học trong thư mục `explorer/`, mở thẳng bằng trình duyệt, kể cả trên máy chiếu:
+# [ResNet-50](../../explorer/rf_resnet50.html), [VGG-16](../../explorer/rf_vgg16.html),
+# [DenseNet-121](../../explorer/rf_densenet121.html). Tự xuất một trang:
+# `python -m src.receptive_field.export --model resnet50 --layer layer3 --image astronaut --out rf.html`.
 
 # %% [markdown] lang="en"
-# ## 6. Interactive explorer
+# ## 6. Interactive explorer on a real network
 #
-# Choose the number of layers, the kernel, stride, dilation, pooling (after every second layer) and an output unit;
-# the figure draws that unit's theoretical RF box (cyan) and its ERF (heat map) over scikit-image's `astronaut`
-# photo, with the per-layer table. Try: set stride 2 and add layers; set dilation 4 with 2 layers and see the ERF's
-# holes; pick a corner unit to see the box clipped by the image border. (Without a widget front-end this cell draws
-# a static figure for the default values.)
+# The explorer below uses torchvision's ResNet-50 (random weights, `weights=None`: nothing is downloaded) on
+# scikit-image's `astronaut` photo. **Click a pixel** to pick the nearest output unit of the chosen layer: the cyan
+# box is that unit's theoretical RF inside the image, the dashed yellow box its full extent when it leaves the
+# image, the white dots the jump grid (the RF centres of the units), on the right the unit's ERF on this very photo
+# (computed on demand), below the per-layer table up to the chosen layer. You can switch the network (`resnet18`,
+# `resnet50`, `vgg16`, `densenet121` and the course's models), the layer, the photo (or upload your own), turn on
+# projector mode (large fonts, no table) and switch the language. Try: pick `layer1`, then `layer4`, and compare the
+# box with the photo; click a corner to see the RF clipped by the border. (Without a widget front-end this cell
+# draws a static figure for the central unit.)
+#
+# **No Python needed:** self-contained HTML pages (photo, JS and CSS inside the file; no external address) ship
+# with the course in the `explorer/` folder and open directly in a browser, projector laptop included:
+# [ResNet-50](../../explorer/rf_resnet50.html), [VGG-16](../../explorer/rf_vgg16.html),
+# [DenseNet-121](../../explorer/rf_densenet121.html). Export a page yourself:
+# `python -m src.receptive_field.export --model resnet50 --layer layer3 --image astronaut --out rf.html`.
 
 # %% tags=["explorer"]
-ui = rf.explorer()
+ui = rf.explorer(model="resnet50", image="astronaut", layer="layer3")
 
 # %% [markdown] lang="vi"
 # ## 7. Thí nghiệm: RF bao nhiêu là đủ?
