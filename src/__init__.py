@@ -4,7 +4,9 @@ Every lesson notebook starts with ``import src`` and ``src.set_language(...)``.
 One module per idea: ``data`` (lesson 00), ``metrics``, ``train``, ``viz``,
 ``receptive_field`` (01), ``dilated`` (02), ``aspp`` / ``deeplab`` /
 ``pspnet`` / ``losses`` (03), ``crf`` (04), ``refinenet`` (05), ``se`` (06),
-``checks`` (exercise checks) and ``grade`` (grading a class).
+``checks`` (exercise checks) and ``grade`` (grading a class). Every
+segmentation model is a ``segmodel.SegmentationModel`` built on
+``backbones.build_backbone``; ``ablations`` builds lesson 03's model families.
 """
 
 from __future__ import annotations
