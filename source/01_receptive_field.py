@@ -470,6 +470,42 @@ for size in (min(models), max(models)):
     fig.suptitle(f"RF {size}", fontsize=10)
 
 # %% [markdown] lang="vi"
+# ### Một đối chứng cùng số tham số: chỉ khác hệ số giãn
+#
+# Các mạng `RFLadder` ở trên khác nhau cả về RF lẫn số tham số (các lớp $1\times1$ rẻ hơn các lớp $3\times3$), nên bảng trên chưa tách được tác động của riêng RF. Đối chứng sạch hơn là `src.claims.DilationPair`: **cùng** sáu tích chập $3\times3$ (hai lớp bước trượt 2, rồi bốn lớp), cùng số tham số, cùng output stride 4; bốn lớp cuối có hệ số giãn $1, 1, 1, 1$ (RF 39) hoặc $1, 2, 4, 8$ (RF 127). Thí nghiệm đầy đủ (`experiments/rf_dilation.py`, 5 hạt giống ngẫu nhiên) được ghi trong `src/results/rf_dilation.json`; ô dưới chạy một phiên bản nhỏ và đặt nó cạnh bản ghi (trên GPU hoặc với `SRC_FULL=1`: giao thức đầy đủ). Dòng in đầu tiên là kết luận của bản ghi: hiệu ứng chỉ được nêu khi thống kê $t$ của Welch đạt ít nhất 2; nếu kết quả ngược chiều, nó cũng nói rõ như vậy.
+
+# %% [markdown] lang="en"
+# ### A parameter-matched control: only the dilation differs
+#
+# The `RFLadder` nets above differ in RF **and** in parameters (the $1\times1$ layers are cheaper than the $3\times3$ ones), so the table above does not isolate the effect of the RF alone. A cleaner control is `src.claims.DilationPair`: the **same** six $3\times3$ convolutions (two with stride 2, then four), the same parameters, the same output stride 4; the last four layers have dilation $1, 1, 1, 1$ (RF 39) or $1, 2, 4, 8$ (RF 127). The full experiment (`experiments/rf_dilation.py`, 5 seeds) is recorded in `src/results/rf_dilation.json`; the cell below runs a small version and puts it next to the record (on a GPU or with `SRC_FULL=1`: the full protocol). The first printed line is the record's verdict: the effect is stated only when Welch's $t$ is at least 2; if the result goes the other way, it says so too.
+
+# %%
+from src import claims, record
+
+LIVE_SCALE = 1.0 if claims.full_protocol() else 0.35
+live = claims.run("rf_dilation", seed=0, scale=LIVE_SCALE)
+recorded = record.load("rf_dilation")
+print(recorded.verdict())
+for group, value in live.items():
+    print(
+        f"{group:28s}",
+        src.tr("lần chạy này", "this run"),
+        record.format_number(value),
+        "|",
+        src.tr("bản ghi, cùng cỡ nhỏ", "record, same small size"),
+        record.format_mean_std(recorded.data["live"]["groups"][group]),
+        "|",
+        src.tr("bản ghi, đầy đủ", "record, full"),
+        record.format_mean_std(recorded.groups[group]),
+    )
+
+# %% [markdown] lang="vi"
+# Một RF lý thuyết lớn hơn không tự động cho kết quả tốt hơn. Hai lý do có thể (thí nghiệm này không đo riêng từng lý do): chồng các hệ số giãn $1, 2, 4, 8$ để lại lỗ (hiện tượng lưới, bài 02), và trường tiếp nhận hiệu dụng nhỏ hơn nhiều so với RF lý thuyết (mục 5). Hãy đọc kết luận của bản ghi ở trên trước khi rút ra bài học về RF.
+
+# %% [markdown] lang="en"
+# A larger theoretical RF does not automatically give a better result. Two possible reasons (this experiment does not measure them separately): stacking rates $1, 2, 4, 8$ leaves holes (gridding, lesson 02), and the effective receptive field is much smaller than the theoretical one (section 5). Read the record's verdict above before drawing a lesson about the RF.
+
+# %% [markdown] lang="vi"
 # ### Huấn luyện thay đổi ERF thế nào?
 #
 # So sánh ERF của mô hình RF lớn nhất lúc khởi tạo ngẫu nhiên và sau khi huấn luyện. Luo et al. báo cáo rằng trên
