@@ -300,15 +300,132 @@ print(
 )
 
 # %% [markdown] lang="vi"
-# Đường nhanh của ta và `pydensecrf` dùng cùng một bộ lọc nên khớp gần như tuyệt đối (sai khác cỡ sai số làm tròn float32); đường chính xác khác chúng một chút vì nó tính đúng nhân Gauss. Tốc độ trên ảnh $320 \times 240$ (5 nhãn, 5 vòng lặp) được đo trong `benchmarks/bench_crf.py`.
+# Đường nhanh của ta và `pydensecrf` dùng cùng một bộ lọc nên khớp gần như tuyệt đối (sai khác cỡ sai số làm tròn float32); đường chính xác khác chúng một chút vì nó tính đúng nhân Gauss.
 #
+# ### Tốc độ: lưới permutohedral bằng PyTorch so với mã C++ của `pydensecrf`
+#
+# `benchmarks/bench_crf.py` chạy cả hai trên ảnh `coffee` ở ba kích thước, với 5 và 21 nhãn (21 là số lớp của VOC), 5 vòng lặp. Máy đo là máy dùng chung, nên hai bên được đo **xen kẽ, cạnh nhau** trong cùng một tiến trình: mỗi lượt chạy cả hai, lấy tỉ số thời gian (của ta / `pydensecrf`) của lượt đó, rồi báo trung vị qua các lượt cùng hai tứ phân vị. `pydensecrf` chạy một luồng; tên cột cho biết cách đo của ta: `cold:1` là "lạnh" (dựng cả hai lưới mỗi lần, như `pydensecrf`) với 1 luồng torch, `warm:1` là "ấm" (lưới của nhân Gauss chỉ phụ thuộc kích thước ảnh và $\theta_\gamma$, nên được dùng lại cho các ảnh cùng cỡ). Dòng cuối in thời điểm đo và tải của máy lúc đó: trên một máy bận, hãy chạy lại `python benchmarks/bench_crf.py` khi máy rảnh (thêm `--variants cold:2` để đo 2 luồng). Tỉ số dưới 1 nghĩa là ta nhanh hơn. Ô dưới đọc kết quả đã ghi (`src/results/crf_speed.json`), không đo lại; cột "nhãn trùng" là tỉ lệ điểm ảnh có cùng nhãn (argmax) với `pydensecrf`.
+
+# %% [markdown] lang="en"
+# Our fast path and `pydensecrf` use the same filter and match almost perfectly (differences at float32 rounding level); the exact path differs from them a little because it computes the true Gaussian kernel.
+#
+# ### Speed: the permutohedral lattice in PyTorch against `pydensecrf`'s C++
+#
+# `benchmarks/bench_crf.py` runs both on the `coffee` photo at three sizes, with 5 and 21 labels (21 is VOC's class count), 5 iterations. The machine is shared, so the two are timed **side by side, alternating**, in one process: each round runs both, takes that round's time ratio (ours / `pydensecrf`), and the median over the rounds is reported with its quartiles. `pydensecrf` runs on one thread; the column names say how ours was timed: `cold:1` is "cold" (both lattices built every call, as `pydensecrf` does) on 1 torch thread, `warm:1` is "warm" (the Gaussian kernel's lattice depends only on the image size and $\theta_\gamma$, so it is reused for images of one size). The last lines print when it was measured and the machine's load then: on a busy machine, rerun `python benchmarks/bench_crf.py` when it is idle (add `--variants cold:2` to time 2 threads). A ratio below 1 means ours is faster. The cell below reads the recorded result (`src/results/crf_speed.json`) rather than measuring again; "labels agree" is the share of pixels with the same label (argmax) as `pydensecrf`.
+
+# %%
+import statistics
+
+from src import record
+
+speed = record.load("crf_speed")
+bench, variants = speed.data["benchmark"], speed.data["config"]["variants"]
+
+
+def ratio_cell(r):
+    """Median ratio [first quartile; third quartile]."""
+    return " ".join(
+        [
+            record.format_number(r["ratio_median"], 2),
+            f"[{record.format_number(r['ratio_q1'], 2)};",
+            f"{record.format_number(r['ratio_q3'], 2)}]",
+        ]
+    )
+
+
+table = []
+for row in bench["rows"] + (bench["gpu"] or {"rows": []})["rows"]:
+    cells = {tr("kích thước", "size"): f"{row['width']}x{row['height']}", tr("nhãn", "labels"): row["labels"]}
+    cells["pydensecrf (s)"] = record.format_number(statistics.median(row["pydensecrf_s"]), 3)
+    for v in variants if "cuda" not in row else ["cuda"]:
+        cells[tr("tỉ số ", "ratio ") + v] = ratio_cell(row[v])
+    cells[tr("nhãn trùng", "labels agree")] = (
+        record.format_number(100 * row[variants[0] if "cuda" not in row else "cuda"]["agree"], 2) + " %"
+    )
+    table.append(cells)
+if bench["gpu"] is None:
+    table.append(
+        {
+            tr("kích thước", "size"): "GPU",
+            tr("nhãn", "labels"): "—",
+            "pydensecrf (s)": "—",
+            tr("tỉ số ", "ratio ") + variants[0]: tr("chưa đo", "not measured"),
+        }
+    )
+print(pd.DataFrame(table).fillna("—").to_string(index=False))
+machine = bench["machine"]
+print(
+    tr(
+        f"Đo lúc {bench['measured']}, {speed.data['config']['rounds']} lượt mỗi dòng, {machine['cpus']} lõi CPU, tải trung bình {record.format_number(machine['load_average_before'], 1)} lúc bắt đầu.",
+        f"Measured {bench['measured']}, {speed.data['config']['rounds']} rounds per row, {machine['cpus']} CPU cores, load average {record.format_number(machine['load_average_before'], 1)} at the start.",
+    )
+)
+print(
+    tr("Nhãn trùng với pydensecrf (ảnh 320x240):", "Labels agree with pydensecrf (320x240 images):"),
+    ", ".join(f"{k} {record.format_number(100 * v, 2)} %" for k, v in bench["agreement"].items()),
+)
+
+# %% [markdown] lang="vi"
+# Thời gian đi đâu? Ô dưới tách phần dựng (kiểm tra đầu vào, thế năng đơn, dựng hai lưới: `iterations=0`) khỏi toàn bộ lần chạy, ở $320 \times 240$, một luồng, lạnh; và vẽ thời gian theo số điểm ảnh trên trục log-log. Lưới permutohedral có chi phí $O(N)$: độ dốc log-log gần 1 là đúng dự đoán đó; độ dốc theo số nhãn cho biết phần việc tỉ lệ với số nhãn (lọc) lớn cỡ nào so với phần không phụ thuộc nhãn (dựng lưới).
+
+# %% [markdown] lang="en"
+# Where does the time go? The cell below separates the set-up (input checks, unary, building both lattices: `iterations=0`) from the whole run, at $320 \times 240$, one thread, cold; and plots time against the number of pixels on log-log axes. The permutohedral lattice costs $O(N)$: a log-log slope near 1 is that prediction; the slope against the number of labels tells how large the part proportional to the labels (filtering) is next to the part that does not depend on them (building the lattices).
+
+# %%
+split = pd.DataFrame(bench["time_split_s"]).T
+split.index.name = tr("nhãn", "labels")
+split.columns = [
+    (tr("của ta", "ours") if who == "ours" else "pydensecrf")
+    + ": "
+    + (tr("dựng", "set-up") if part == "setup" else tr("tổng", "total"))
+    for who, part in (c.split("_") for c in split.columns)
+]
+print(split.map(lambda v: record.format_number(1000 * v, 0) + " ms").to_string())
+slopes = pd.DataFrame(bench["growth"]).T
+slopes.columns = [
+    tr(f"theo N, {c.split('_')[2]} nhãn", f"vs N, {c.split('_')[2]} labels")
+    if c.startswith("pixels")
+    else tr(f"theo số nhãn, {c.split('_')[2]}", f"vs labels, {c.split('_')[2]}")
+    for c in slopes.columns
+]
+print(tr("Số mũ: thời gian ~ (số điểm ảnh)^a, hoặc ~ (số nhãn)^a", "Exponents: time ~ (pixels)^a, or ~ (labels)^a"))
+print(slopes.map(lambda v: record.format_number(v, 2)).to_string())
+
+fig, ax = plt.subplots(figsize=(6, 4))
+for labels, marker in ((5, "o"), (21, "s")):
+    rows_l = [r for r in bench["rows"] if r["labels"] == labels]
+    pixels = [r["pixels"] for r in rows_l]
+    ax.plot(
+        pixels,
+        [statistics.median(r["pydensecrf_s"]) for r in rows_l],
+        marker=marker,
+        ls="--",
+        color="gray",
+        label=f"pydensecrf, {labels} " + tr("nhãn", "labels"),
+    )
+    ax.plot(
+        pixels,
+        [statistics.median(r[variants[0]]["seconds"]) for r in rows_l],
+        marker=marker,
+        color="C0" if labels == 5 else "C1",
+        label=tr("của ta", "ours") + f" ({variants[0]}), {labels} " + tr("nhãn", "labels"),
+    )
+ax.set(
+    xscale="log",
+    yscale="log",
+    xlabel=tr("số điểm ảnh N", "pixels N"),
+    ylabel=tr("giây (trung vị)", "seconds (median)"),
+    title=tr("CRF dày đặc, 5 vòng lặp", "dense CRF, 5 iterations"),
+)
+ax.legend(fontsize=8)
+plt.show()
+
+# %% [markdown] lang="vi"
 # ## 5. Ảnh thật: kéo một mặt nạ thô về biên vật
 #
 # Thế năng đơn ở đây chỉ là một hình elip mờ quanh chiếc chén: nó biết vật ở *đâu*, không biết biên ở *đâu*. Ta chạy CRF (đường nhanh) trên ảnh $160 \times 240$.
 
 # %% [markdown] lang="en"
-# Our fast path and `pydensecrf` use the same filter and match almost perfectly (differences at float32 rounding level); the exact path differs from them a little because it computes the true Gaussian kernel. Speed on a $320 \times 240$ image (5 labels, 5 iterations) is measured in `benchmarks/bench_crf.py`.
-#
 # ## 5. A real photo: pulling a coarse mask onto the object's edges
 #
 # The unary here is only a blurred ellipse around the cup: it knows *where* the object is, not where its edges are. We run the CRF (fast path) on a $160 \times 240$ image.
