@@ -17,6 +17,7 @@ import torch
 from matplotlib.patches import Patch
 
 from .i18n import tr
+from .losses import IGNORE_INDEX
 
 #: the colour of wrong pixels in error overlays: yellow, which no class palette of src.data uses
 ERROR_COLOUR = (255, 230, 0)
@@ -124,7 +125,7 @@ def show_predictions(
         axes[i, 1].imshow(colorize(masks[i], palette))
         axes[i, 2].imshow(colorize(preds[i], palette))
         if show_errors:
-            wrong = (preds[i] != masks[i]) & (masks[i] != 255)
+            wrong = (preds[i] != masks[i]) & (masks[i] != IGNORE_INDEX)
             err = images[i].copy()
             err[wrong] = ERROR_COLOUR
             axes[i, 3].imshow(err)
