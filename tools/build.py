@@ -60,7 +60,9 @@ BOOTSTRAP = """# Outside a clone of the course (Colab, a plain Jupyter) `src` is
 # without touching torch / torchvision / numpy (SRC_COURSE_PIP overrides where it comes from).
 import pkgutil
 
-if "src" not in {{m.name for m in pkgutil.iter_modules()}}:
+try:  # an editable install (make lab) is found by an import hook that pkgutil does not list
+    import src
+except ModuleNotFoundError:
     import os, subprocess, sys, tempfile
 
     course = os.environ.get("SRC_COURSE_PIP", "git+https://github.com/{repo}.git@{branch}")
