@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,12 +25,12 @@ import torch.nn.functional as F
 from . import get_device
 from ._rng import seeded
 from .i18n import bad_argument, tr
-from .registry import register_core
+from .registry import CapstoneEntry, discover_capstone, register_core
 
 __all__ = [
-    "ARCHITECTURES",
     "MOSAIC_CRF",
     "Result",
+    "architectures",
     "as_table",
     "best_under_budget",
     "build_model",
@@ -39,7 +40,6 @@ __all__ = [
     "plot_comparison",
 ]
 
-ARCHITECTURES = ("fcn", "deeplabv3", "pspnet", "refinenet")
 #: the CRF parameters lesson 04 uses on the 64-px grey mosaics (DeepLab's defaults, tuned for ~500-px colour
 #: photos, over-smooth these small images)
 MOSAIC_CRF = {
@@ -49,29 +49,20 @@ MOSAIC_CRF = {
     "gaussian_weight": 3.0,
     "theta_gamma": 3.0,
 }
-NAMES = {"fcn": "FCN", "deeplabv3": "DeepLabV3 (ASPP)", "pspnet": "PSPNet", "refinenet": "RefineNet-LW"}
+
+
+def architectures() -> dict[str, CapstoneEntry]:
+    """The capstone's architectures, in lesson order: every model module's ``@register_capstone`` factory."""
+    return discover_capstone()
 
 
 def build_model(arch: str, num_classes: int, se: bool = False, output_stride: int = 8) -> nn.Module:
-    """One of the four architectures on the tiny backbone, with SE (backbone + decoder) when ``se``."""
-    from .deeplab import DeepLabV3
-    from .models import FCN
-    from .pspnet import PSPNet
-    from .refinenet import RefineNet
-
-    if arch not in ARCHITECTURES:
-        raise bad_argument("build_model", "arch", f"một trong {ARCHITECTURES}", f"one of {ARCHITECTURES}", arch)
-    where = "both" if se else False
-    if arch == "fcn":
-        return FCN(num_classes, "tiny", output_stride=output_stride, se=where)
-    if arch == "deeplabv3":
-        # rates scaled to the 8x8 (64 px) - 12x12 (96 px) map at OS 8, as lesson 02 teaches: the default
-        # (12, 24, 36) would only see padding there (src.aspp.DegenerateASPPWarning)
-        rates = (2, 4, 6) if output_stride == 8 else (1, 2, 3)
-        return DeepLabV3(num_classes, "tiny", output_stride=output_stride, atrous_rates=rates, channels=64, se=where)
-    if arch == "pspnet":
-        return PSPNet(num_classes, "tiny", output_stride=output_stride, channels=64, se=where)
-    return RefineNet(num_classes, "tiny", light=True, channels=64, se=where)
+    """One of the capstone's architectures (:func:`architectures`) on the tiny backbone, with SE
+    (backbone + decoder) when ``se``."""
+    entries = architectures()
+    if arch not in entries:
+        raise bad_argument("build_model", "arch", f"một trong {tuple(entries)}", f"one of {tuple(entries)}", arch)
+    return entries[arch].build(num_classes, se="both" if se else False, output_stride=output_stride)
 
 
 @dataclass
@@ -120,7 +111,7 @@ def compare(
     epochs: int = 6,
     train_count: int | None = 192,
     val_count: int | None = 32,
-    archs: Sequence[str] = ARCHITECTURES,
+    archs: Sequence[str] | None = None,
     se_options: Sequence[bool] = (False, True),
     crf: bool = True,
     crf_kwargs: dict | None = None,
@@ -132,9 +123,11 @@ def compare(
     """Train every (architecture, SE) pair with the same budget and measure it; returns the table rows."""
     from . import data, metrics, profiling, train
 
+    entries = architectures()
+    archs = tuple(entries) if archs is None else archs
     for arch in archs:
-        if arch not in ARCHITECTURES:
-            raise bad_argument("compare", "archs", f"tên trong {ARCHITECTURES}", f"names in {ARCHITECTURES}", arch)
+        if arch not in entries:
+            raise bad_argument("compare", "archs", f"tên trong {tuple(entries)}", f"names in {tuple(entries)}", arch)
     device = torch.device(device) if device is not None else get_device()
     with seeded(seed):  # the caller's random state is left as it was (issue 12)
         train_loader, val_loader = data.make_loaders(variant, size, 16, train_count, val_count, seed)
@@ -148,7 +141,7 @@ def compare(
         for se in se_options:
             with seeded(seed):  # each model starts from the same state; restored afterwards
                 model = build_model(arch, val.num_classes, se)
-                label = NAMES[arch] + (" + SE" if se else "")
+                label = entries[arch].label + (" + SE" if se else "")
                 history = train.fit(
                     model, train_loader, None, epochs, lr, device=device, progress_bar=progress_bar, description=label
                 )
@@ -165,7 +158,7 @@ def compare(
                 cost = profiling.profile(model, one, repeats=5, warmup=1)
                 rows.append(
                     Result(
-                        model=NAMES[arch],
+                        model=entries[arch].label,
                         se=bool(se),
                         miou=report["miou"],
                         boundary_f1=report["boundary_f1"],
@@ -233,7 +226,7 @@ def plot_comparison(rows: Sequence[Result]):
     import matplotlib.pyplot as plt
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.8))
-    colours = {name: f"C{i}" for i, name in enumerate(NAMES.values())}
+    colours = {e.label: f"C{i}" for i, e in enumerate(architectures().values())}
     for r in rows:
         a.scatter(
             r.latency_ms,
@@ -273,8 +266,17 @@ def selfcheck_core(device: torch.device) -> str:
     """Build all eight models, run one forward/backward each at 64 x 64 on ``device``."""
     x = torch.randn(2, 3, 64, 64, device=device)
     start = time.perf_counter()
-    for arch in ARCHITECTURES:
+    for arch in architectures():
         for se in (False, True):
             model = build_model(arch, 5, se).to(device)
             model(x).mean().backward()
     return f"8 models forward+backward in {time.perf_counter() - start:.2f} s"
+
+
+def __getattr__(name: str) -> Any:
+    """``ARCHITECTURES`` (keys) and ``NAMES`` (key -> label), computed from the registry when asked for."""
+    if name == "ARCHITECTURES":
+        return tuple(architectures())
+    if name == "NAMES":
+        return {key: e.label for key, e in architectures().items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

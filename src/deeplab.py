@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from ._validate import check_choice, check_int, check_int_sequence, check_number
 from .aspp import ASPP, DeepLabHead, default_atrous_rates
 from .i18n import bad_argument
-from .registry import register_core
+from .registry import register_capstone, register_core
 from .se import SE_CHOICES, attention_slot
 from .segmodel import ClassifierHead, SegmentationModel, resolve_backbone, set_bn_momentum
 
@@ -174,6 +174,14 @@ class DeepLabV3Plus(SegmentationModel):
 
     def decode(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.classifier(features["layer1"], features["layer4"])
+
+
+@register_capstone("deeplabv3", "DeepLabV3 (ASPP)", "03")
+def capstone_deeplabv3(num_classes: int, se: bool | str = False, output_stride: int = 8) -> DeepLabV3:
+    """Lesson 07's DeepLabV3: rates scaled to the 8x8 (64 px) - 12x12 (96 px) map at OS 8, as lesson 02
+    teaches; the default (12, 24, 36) would only see padding there (src.aspp.DegenerateASPPWarning)."""
+    rates = (2, 4, 6) if output_stride == 8 else (1, 2, 3)
+    return DeepLabV3(num_classes, "tiny", output_stride=output_stride, atrous_rates=rates, channels=64, se=se)
 
 
 @register_core("03")

@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from .backbones import BN_MOMENTUM, BasicBlock, TinyBackbone
 from .i18n import bad_argument
+from .registry import register_capstone
 from .segmodel import ClassifierHead, SegmentationModel
 
 __all__ = ["BN_MOMENTUM", "FCN", "BasicBlock", "RFLadder", "TinyBackbone", "count_parameters"]
@@ -45,6 +46,12 @@ class FCN(SegmentationModel):
             nn.Conv2d(hidden, self.num_classes, 1),
             channels=hidden,
         )
+
+
+@register_capstone("fcn", "FCN", "00")
+def capstone_fcn(num_classes: int, se: bool | str = False, output_stride: int = 8) -> FCN:
+    """Lesson 07's FCN: the tiny backbone at ``output_stride``."""
+    return FCN(num_classes, "tiny", output_stride=output_stride, se=se)
 
 
 # ----------------------------------------------------------------------------- lesson 01: the RF ladder

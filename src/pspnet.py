@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from ._validate import check_int, check_int_sequence, check_number, checking
 from .aspp import PoolingBatchNorm
 from .i18n import check_feature_map
+from .registry import register_capstone
 from .se import attention_slot
 from .segmodel import ClassifierHead, SegmentationModel
 
@@ -93,3 +94,9 @@ class PSPNet(SegmentationModel):
     def build_head(self, stages: dict[str, int], bins: Sequence[int], dropout: float) -> nn.Module:
         check_number("PSPNet", "dropout", dropout, 0.0, 1.0)
         return PSPHead(stages["layer4"], self.num_classes, bins, self.channels, dropout)
+
+
+@register_capstone("pspnet", "PSPNet", "03")
+def capstone_pspnet(num_classes: int, se: bool | str = False, output_stride: int = 8) -> PSPNet:
+    """Lesson 07's PSPNet: the tiny backbone, a 64-channel pyramid pooling head."""
+    return PSPNet(num_classes, "tiny", output_stride=output_stride, channels=64, se=se)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from ._validate import check_choice, check_image, check_int, checking, validated
 from .i18n import bad_argument, tr
-from .registry import register_core
+from .registry import register_capstone, register_core
 from .se import SE_CHOICES, attention_slot
 from .segmodel import ClassifierHead, SegmentationModel
 
@@ -363,6 +363,13 @@ def draw_cascade(shapes: dict[str, Sequence[int]] | None = None, ax=None):
     ax.set_ylim(0.0, 5.5)
     ax.set_axis_off()
     return fig
+
+
+@register_capstone("refinenet", "RefineNet-LW", "05")
+def capstone_refinenet(num_classes: int, se: bool | str = False, output_stride: int = 8) -> RefineNet:
+    """Lesson 07's light-weight RefineNet: its backbone stays strided (the cascade recovers the
+    resolution), so ``output_stride`` does not apply."""
+    return RefineNet(num_classes, "tiny", light=True, channels=64, se=se)
 
 
 @register_core("05")

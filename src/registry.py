@@ -1,4 +1,5 @@
-"""Registries that fill themselves: each lesson's self-check core, found by lesson number.
+"""Registries that fill themselves: each lesson's self-check core (found by lesson number) and the
+models of the capstone's comparison table (lesson 07).
 
 A module that teaches a lesson marks the function that runs that lesson's core
 (a few seconds of real work on a device, see ``python -m src.selfcheck``):
@@ -27,13 +28,23 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import torch
 
 from .i18n import bad_argument
 
-__all__ = ["CORES", "Core", "discover_cores", "lesson_modules", "register_core"]
+__all__ = [
+    "CAPSTONE",
+    "CORES",
+    "CapstoneEntry",
+    "Core",
+    "discover_capstone",
+    "discover_cores",
+    "lesson_modules",
+    "register_capstone",
+    "register_core",
+]
 
 Core = Callable[[torch.device], str]
 F = TypeVar("F", bound=Core)
@@ -116,3 +127,51 @@ def discover_cores(package: str = "src") -> tuple[dict[str, Core], dict[str, str
         except Exception as exc:  # a broken module must show up as a failure, not vanish
             errors[name] = f"{type(exc).__name__}: {exc}"
     return dict(sorted(CORES.items())), errors
+
+
+class CapstoneEntry(NamedTuple):
+    """One architecture of lesson 07's table: its key, its label, the lesson that teaches it and its factory
+    ``build(num_classes, se, output_stride) -> nn.Module`` (the tiny backbone, the same budget for all)."""
+
+    key: str
+    label: str
+    lesson: str
+    build: Callable[..., torch.nn.Module]
+
+
+#: key -> entry, filled by :func:`register_capstone` in each model's module
+CAPSTONE: dict[str, CapstoneEntry] = {}
+
+
+def register_capstone(key: str, label: str, lesson: str) -> Callable[[Callable[..., torch.nn.Module]], Callable]:
+    """Decorator: the factory ``build(num_classes, se, output_stride)`` of one capstone architecture.
+
+    A model's module registers its small configuration next to the class, so adding a model to the
+    comparison of lesson 07 touches only that module (see CONTRIBUTING.md).
+    """
+    _check_lesson("register_capstone", lesson)
+    if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9_]+", key):
+        raise bad_argument(
+            "register_capstone", "key", "một tên ngắn như 'deeplabv3'", "a short name such as 'deeplabv3'", key
+        )
+
+    def decorator(build: Callable[..., torch.nn.Module]) -> Callable[..., torch.nn.Module]:
+        old = CAPSTONE.get(key)
+        if old is not None and (old.build.__module__, old.build.__qualname__) != (build.__module__, build.__qualname__):
+            raise ValueError(f"register_capstone: '{key}' đã được đăng ký / is already registered")
+        CAPSTONE[key] = CapstoneEntry(key, label, lesson, build)
+        return build
+
+    return decorator
+
+
+def discover_capstone(package: str = "src") -> dict[str, CapstoneEntry]:
+    """Import the modules of ``package`` that register capstone models; entries in lesson order."""
+    for name in lesson_modules(package):
+        if name.count(".") == 1:  # top-level modules: where the model families live
+            try:
+                importlib.import_module(name)
+            except Exception:  # a broken module is the self-check's to report (discover_cores)
+                continue
+    order = sorted(CAPSTONE.values(), key=lambda e: (e.lesson, e.build.__module__, e.key))
+    return {e.key: e for e in order}

@@ -8,8 +8,8 @@ from src import compare
 def test_every_architecture_with_and_without_se(arch):
     plain = compare.build_model(arch, 5, se=False)
     with_se = compare.build_model(arch, 5, se=True)
-    x = torch.randn(2, 3, 48, 48)
-    assert plain(x).shape == with_se(x).shape == (2, 5, 48, 48)
+    x = torch.randn(2, 3, 64, 64)  # the 8x8 map at OS 8 that lesson 07 uses: rates (2, 4, 6) are not degenerate
+    assert plain(x).shape == with_se(x).shape == (2, 5, 64, 64)
     extra = sum(p.numel() for p in with_se.parameters()) - sum(p.numel() for p in plain.parameters())
     assert extra > 0  # SE adds parameters
     assert any(type(m).__name__ == "SEBlock" for m in with_se.modules())
@@ -53,3 +53,21 @@ def test_most_confused():
 def test_unknown_architecture():
     with pytest.raises(ValueError, match="arch"):
         compare.build_model("unet", 5)
+
+
+def test_the_capstone_table_is_filled_by_the_model_modules():
+    from src import registry
+
+    entries = compare.architectures()
+    assert list(entries) == ["fcn", "deeplabv3", "pspnet", "refinenet"]  # lesson order
+    assert {e.build.__module__ for e in entries.values()} == {
+        "src.models",
+        "src.deeplab",
+        "src.pspnet",
+        "src.refinenet",
+    }
+    assert compare.NAMES["deeplabv3"] == "DeepLabV3 (ASPP)" and compare.ARCHITECTURES == tuple(entries)
+    with pytest.raises(ValueError, match="key"):
+        registry.register_capstone("Bad Key", "x", "07")
+    with pytest.raises(ValueError, match="lesson"):
+        registry.register_capstone("ok", "x", "7")
