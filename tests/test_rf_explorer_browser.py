@@ -73,7 +73,14 @@ def test_exported_page_from_file_url(page_file) -> None:
                 _click_pixel(page, y, x, h, w)
                 report = rf.receptive_field(model, (h, w), output=layer)
                 unit = rf.unit_at(report, (y, x))
-                assert photo.get_attribute("data-unit") == f"{unit[0]},{unit[1]}"
+                # the page updates in its click handler; on a loaded machine give it time before reading
+                want = f"{unit[0]},{unit[1]}"
+                page.wait_for_function(
+                    "want => document.querySelector('[data-role=\"rf-photo\"]').dataset.unit === want",
+                    arg=want,
+                    timeout=30_000,
+                )
+                assert photo.get_attribute("data-unit") == want
                 box = page.locator('[data-role="rf-box"]').get_attribute("data-box")
                 assert box == ",".join(map(str, report.box(unit))), (layer, y, x)
                 erf_unit = page.locator('[data-role="rf-erf"]').get_attribute("data-unit")
