@@ -321,3 +321,16 @@ def test_student_report_and_class_summary_in_the_class_language():
     assert "# Kết quả chấm" in grade.student_report(results[0]) and "chưa đạt" in grade.student_report(results[0])
     assert "# Tổng kết lớp" in grade.class_summary(results) and "Lỗi thường gặp nhất" in grade.class_summary(results)
     assert _report._failure_kind("plain reason") == "plain reason"
+
+
+def test_private_tmp_is_mounted_before_the_python_prefixes(monkeypatch):
+    # bwrap mounts in order, a later mount on top of an earlier one: a venv under /tmp (a CI clone) must be
+    # bound after the private /tmp, else the tmpfs hides it and bubblewrap is unusable there
+    from src.grade import _sandbox
+
+    venv = Path("/tmp/clone/.venv")
+    monkeypatch.setattr(_sandbox, "_python_prefixes", lambda: [Path("/usr"), venv])
+    args = _sandbox._system_binds()
+    assert args[:6] == ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    assert args.count("--tmpfs") == 1 and args[args.index(str(venv)) - 1] == "--ro-bind"
+    assert args.index("/tmp") < args.index(str(venv))

@@ -103,13 +103,15 @@ def _python_prefixes() -> list[Path]:
 
 
 def _system_binds() -> list[str]:
-    args: list[str] = []
+    # bwrap mounts in order, a later mount on top of an earlier one: the private /tmp comes first, so a
+    # clone or venv that lives under /tmp (a CI checkout) is bound back on top of it, not hidden by it
+    args: list[str] = ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     for folder in ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc"):
         if os.path.exists(folder):
             args += ["--ro-bind", folder, folder]
     for folder in _python_prefixes():
         args += ["--ro-bind", str(folder), str(folder)]
-    return [*args, "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    return args
 
 
 def _task_count() -> int:
