@@ -184,6 +184,17 @@ def capstone_deeplabv3(num_classes: int, se: bool | str = False, output_stride: 
     return DeepLabV3(num_classes, "tiny", output_stride=output_stride, atrous_rates=rates, channels=64, se=se)
 
 
+@register_capstone("deeplabv3plus", "DeepLabV3+", "08")
+def capstone_deeplabv3plus(num_classes: int, se: bool | str = False, output_stride: int = 8) -> DeepLabV3Plus:
+    """Lesson 07's DeepLabV3+: the capstone DeepLabV3's ASPP (rates scaled to the 8x8 - 12x12 map, as above)
+    and the decoder on ``layer1`` (stride 4) reduced to 16 channels (the paper's 48 for a 256-wide head,
+    scaled to this 64-wide head)."""
+    rates = (2, 4, 6) if output_stride == 8 else (1, 2, 3)
+    return DeepLabV3Plus(
+        num_classes, "tiny", output_stride=output_stride, atrous_rates=rates, channels=64, low_level_channels=16, se=se
+    )
+
+
 @register_core("03")
 def selfcheck_core(device: torch.device) -> str:
     """Lesson 03's core on ``device``: a tiny DeepLabV3 forward + backward (batch 2 and batch 1), losses; one line."""

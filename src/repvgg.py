@@ -35,12 +35,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ._validate import check_choice, check_int
+from .registry import register_capstone
 from .se import SEBlock, attention_slot
 
 __all__ = [
     "RepVGG",
     "RepVGGBackbone",
     "RepVGGBlock",
+    "TinyRepVGGBackbone",
     "conv_bn",
     "deploy",
     "fuse_conv_bn",
@@ -273,3 +275,36 @@ def deploy(model: nn.Module) -> nn.Module:
         if isinstance(module, RepVGGBlock):
             module.reparameterize()
     return model
+
+
+# ----------------------------------------------------------------------------- lesson 07: the capstone's RepVGG
+
+#: lesson 07's small RepVGG: nine blocks (a stem block, then 2 per stage) as wide as
+#: :class:`src.backbones.TinyBackbone` (16, 16, 32, 48, 64), so it sits in the capstone table beside the
+#: tiny-backbone models; the paper's A0 / B0 are 30-100x larger than these 64-px mosaics need
+TINY_DEPTHS = (1, 2, 2, 2, 2)
+TINY_WIDTHS = (16, 16, 32, 48, 64)
+
+
+class TinyRepVGGBackbone(RepVGGBackbone):
+    """:class:`RepVGGBackbone` with the capstone's small configuration (:data:`TINY_DEPTHS`, :data:`TINY_WIDTHS`)."""
+
+    def __init__(self, output_stride: int = 8) -> None:
+        nn.Module.__init__(self)
+        net = RepVGG(TINY_DEPTHS, TINY_WIDTHS, 1, output_stride=output_stride)
+        self.output_stride = output_stride
+        self.stem = net.stage0
+        self.layer1, self.layer2, self.layer3, self.layer4 = net.stage1, net.stage2, net.stage3, net.stage4
+        self.channels = {f"layer{i}": net.widths[i] for i in range(1, 5)}
+
+
+@register_capstone("repvgg", "RepVGG (FCN head)", "08")
+def capstone_repvgg(num_classes: int, se: bool | str = False, output_stride: int = 8) -> nn.Module:
+    """Lesson 07's RepVGG: :class:`TinyRepVGGBackbone` at ``output_stride`` with FCN's head (src.models.FCN);
+    ``se`` fills every block's attention slot (RepVGG's SE variant) and the head's. BatchNorm momentum as the
+    tiny backbone's (short CPU runs)."""
+    from .models import FCN
+    from .segmodel import set_bn_momentum
+
+    backbone = set_bn_momentum(TinyRepVGGBackbone(output_stride))
+    return FCN(num_classes, backbone, se=se)

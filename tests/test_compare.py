@@ -1,11 +1,15 @@
+import warnings
+
 import pytest
 import torch
 
 from src import compare
+from src.aspp import DegenerateASPPWarning
 
 
 @pytest.mark.parametrize("arch", compare.ARCHITECTURES)
 def test_every_architecture_with_and_without_se(arch):
+    warnings.simplefilter("error", DegenerateASPPWarning)  # the capstone's rates fit the 8x8 map
     plain = compare.build_model(arch, 5, se=False)
     with_se = compare.build_model(arch, 5, se=True)
     x = torch.randn(2, 3, 64, 64)  # the 8x8 map at OS 8 that lesson 07 uses: rates (2, 4, 6) are not degenerate
@@ -59,12 +63,13 @@ def test_the_capstone_table_is_filled_by_the_model_modules():
     from src import registry
 
     entries = compare.architectures()
-    assert list(entries) == ["fcn", "deeplabv3", "pspnet", "refinenet"]  # lesson order
+    assert list(entries) == ["fcn", "deeplabv3", "pspnet", "refinenet", "deeplabv3plus", "repvgg"]  # lesson order
     assert {e.build.__module__ for e in entries.values()} == {
         "src.models",
         "src.deeplab",
         "src.pspnet",
         "src.refinenet",
+        "src.repvgg",
     }
     assert compare.NAMES["deeplabv3"] == "DeepLabV3 (ASPP)" and compare.ARCHITECTURES == tuple(entries)
     with pytest.raises(ValueError, match="key"):
