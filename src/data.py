@@ -16,6 +16,17 @@ and a crop of the ``immunohistochemistry`` slide). Four variants:
 ``cue``     grey textured discs on a background, whose class (1 or 2) is given
             only by a red or blue square in one corner, the image's only colour:
             a global cue (lessons 03 and 06: image pooling, pyramid pooling, SE).
+``outline`` one or two *large* grey textured discs (radius 30-46 % of the side)
+            whose class (1 or 2) is written only on their thin outline, a red or
+            blue ring: a pixel deep inside a disc needs a receptive field that
+            reaches the ring (lesson 01: RF 39 vs 127 at 96 px).
+``binary_small``  small grass discs (1-3, radius 6-11 % of the side, a few
+            per cent of the pixels) on a mosaic of the other textures, labelled
+            1 on grass: the imbalanced binary task of lesson 03's losses.
+``thin``    thin bright strokes (1.5-3 px wide at 64 px, class 1) and one large
+            bright disc (class 2) on a darker texture: detail thinner than an
+            output stride of 8 (lesson 05: RefineNet's 1/4 decoder vs DeepLabV3
+            at OS 8).
 
 Splits use disjoint parts of every photograph (rows 0-50 % for train, 50-75 %
 for val, 75-100 % for test) and fixed seeds, so the split is honest and the
@@ -52,7 +63,7 @@ __all__ = [
 ]
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-VARIANTS = ("mosaic", "shapes", "binary", "cue")
+VARIANTS = ("mosaic", "shapes", "binary", "cue", "outline", "binary_small", "thin")
 SPLITS = {"train": (0.0, 0.5), "val": (0.5, 0.75), "test": (0.75, 1.0)}
 DEFAULT_COUNTS = {"train": 320, "val": 64, "test": 64}
 SPLIT_SEEDS = {"train": 0, "val": 1, "test": 2}
@@ -88,6 +99,9 @@ CLASSES = {
     "shapes": ("background", "circle", "square", "triangle"),
     "binary": ("background", "grass"),
     "cue": ("background", "object_red_cue", "object_blue_cue"),
+    "outline": ("background", "red_outline", "blue_outline"),
+    "binary_small": ("background", "grass"),
+    "thin": ("background", "line", "disc"),
 }
 CLASS_NAMES_VI = {
     "brick": "gạch",
@@ -101,12 +115,19 @@ CLASS_NAMES_VI = {
     "triangle": "tam giác",
     "object_red_cue": "vật (dấu đỏ)",
     "object_blue_cue": "vật (dấu xanh lam)",
+    "red_outline": "viền đỏ",
+    "blue_outline": "viền xanh lam",
+    "line": "nét mảnh",
+    "disc": "đĩa",
 }
 PALETTES = {
     "mosaic": np.array([[215, 48, 39], [102, 189, 99], [253, 174, 97], [116, 173, 209], [171, 91, 192]], np.uint8),
     "shapes": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189], [116, 196, 118]], np.uint8),
     "binary": np.array([[60, 60, 60], [102, 189, 99]], np.uint8),
     "cue": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189]], np.uint8),
+    "outline": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189]], np.uint8),
+    "binary_small": np.array([[60, 60, 60], [102, 189, 99]], np.uint8),
+    "thin": np.array([[60, 60, 60], [230, 85, 13], [49, 130, 189]], np.uint8),
 }
 #: the ``cue`` variant's two cue colours (RGB in [0, 1]): red -> class 1, blue -> class 2
 CUE_COLOURS = np.array([[0.8, 0.15, 0.15], [0.15, 0.15, 0.8]])
@@ -205,6 +226,107 @@ def _cue_image(
     return rgb, label
 
 
+def _outline_image(
+    rng: np.random.Generator, textures: dict[str, np.ndarray], split: str, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One ``outline`` image (H x W x 3 in [0, 1]): large grey discs whose class is written only on a thin ring.
+
+    A darker background texture and one or two large, brighter, textured discs
+    (radius 30-46 % of the side for the first, 22-30 % for a second where it
+    fits). Each disc has its own class (1 or 2, drawn independently) and a ring
+    of width ``max(2, size // 40)`` px on its edge, red for 1 and blue for 2: the
+    only colour in the image. Every pixel of the disc, ring included, carries
+    the class. The fill texture is drawn independently of the class, so inside
+    a disc only a receptive field that reaches the ring (up to a radius away)
+    tells the two classes apart (lesson 01).
+    """
+    background = int(rng.integers(0, len(TEXTURES)))
+    gray = 0.6 * _crop(rng, textures[TEXTURES[background]], split, size)
+    rgb = np.repeat(gray[..., None], 3, axis=-1)
+    label = np.zeros((size, size), np.int64)
+    occupied = np.zeros((size, size), bool)
+    ring = max(2, size // 40)
+    for index in range(int(rng.integers(1, 3))):
+        low, high = (0.30, 0.46) if index == 0 else (0.22, 0.30)
+        for _attempt in range(30):
+            r = rng.uniform(low, high) * size
+            cy, cx = rng.uniform(r, size - r, 2)
+            grown = _shape_mask(1, size, cy, cx, r + 2 * ring, 0.0)
+            if not (grown & occupied).any():
+                break
+        else:
+            continue
+        mask = _shape_mask(1, size, cy, cx, r, 0.0)
+        inner = _shape_mask(1, size, cy, cx, r - ring, 0.0)
+        kind = int(rng.integers(0, 2))
+        fill = int(rng.choice([t for t in range(len(TEXTURES)) if t != background]))
+        patch = _crop(rng, textures[TEXTURES[fill]], split, size)
+        rgb[inner] = (0.4 + 0.6 * patch[inner])[:, None]
+        rgb[mask & ~inner] = CUE_COLOURS[kind]
+        label[mask] = 1 + kind
+        occupied |= grown
+    return rgb, label
+
+
+def _binary_small_image(
+    rng: np.random.Generator, textures: dict[str, np.ndarray], split: str, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One ``binary_small`` image: a Voronoi mosaic of the non-grass textures and 1-3 small grass discs (label 1)."""
+    others = [t for t in range(len(TEXTURES)) if TEXTURES[t] != "grass"]
+    regions = int(rng.integers(3, 7))
+    cells = _voronoi(rng, size, regions)
+    gray = np.zeros((size, size))
+    for region in range(regions):
+        patch = _crop(rng, textures[TEXTURES[int(rng.choice(others))]], split, size)
+        gray[cells == region] = patch[cells == region]
+    label = np.zeros((size, size), np.int64)
+    grass = _crop(rng, textures["grass"], split, size)
+    for _ in range(int(rng.integers(1, 4))):
+        r = rng.uniform(0.06, 0.11) * size
+        cy, cx = rng.uniform(r, size - r, 2)
+        mask = _shape_mask(1, size, cy, cx, r, 0.0)
+        gray[mask] = grass[mask]
+        label[mask] = 1
+    return gray, label
+
+
+def _thin_image(
+    rng: np.random.Generator, textures: dict[str, np.ndarray], split: str, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One ``thin`` image (H x W in [0, 1]): thin bright strokes (class 1) and one large bright disc (class 2).
+
+    A darker background texture; 2-4 straight strokes 1.5-3 px wide
+    (``size / 64`` times that), each from one random point to another at least
+    half the side away; then one disc of radius 14-22 % of the side on top.
+    Strokes and disc are filled with the same brighter texture (one of the
+    others), so the class is told by the *width* alone, a local cue; what is
+    hard is to draw a stroke thinner than the model's output stride (lesson 05:
+    a decoder that fuses 1/4-resolution features against a prediction made at
+    1/8 and upsampled).
+    """
+    background = int(rng.integers(0, len(TEXTURES)))
+    gray = 0.6 * _crop(rng, textures[TEXTURES[background]], split, size)
+    fill = int(rng.choice([t for t in range(len(TEXTURES)) if t != background]))
+    bright = 0.4 + 0.6 * _crop(rng, textures[TEXTURES[fill]], split, size)
+    label = np.zeros((size, size), np.int64)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
+    for _ in range(int(rng.integers(2, 5))):
+        for _attempt in range(20):
+            a, b = rng.uniform(0, size, 2), rng.uniform(0, size, 2)
+            if np.hypot(*(b - a)) >= size / 2:
+                break
+        half = rng.uniform(0.75, 1.5) * size / 64
+        d = b - a
+        t = np.clip(((yy - a[0]) * d[0] + (xx - a[1]) * d[1]) / (d @ d), 0.0, 1.0)
+        stroke = (yy - a[0] - t * d[0]) ** 2 + (xx - a[1] - t * d[1]) ** 2 <= half**2
+        label[stroke] = 1
+    r = rng.uniform(0.14, 0.22) * size
+    cy, cx = rng.uniform(r, size - r, 2)
+    label[_shape_mask(1, size, cy, cx, r, 0.0)] = 2
+    gray[label > 0] = bright[label > 0]
+    return gray, label
+
+
 def _check_args(variant: str, split: str, size: int, count: int | None) -> None:
     if variant not in VARIANTS:
         raise bad_argument("TextureMosaics", "variant", f"một trong {VARIANTS}", f"one of {VARIANTS}", variant)
@@ -245,6 +367,12 @@ def generate(variant: str, split: str, size: int, count: int, seed: int = 0) -> 
                 label = (label == TEXTURES.index("grass")).astype(np.int64)
         elif variant == "cue":
             gray, label = _cue_image(rng, textures, split, size)
+        elif variant == "thin":
+            gray, label = _thin_image(rng, textures, split, size)
+        elif variant == "outline":
+            gray, label = _outline_image(rng, textures, split, size)
+        elif variant == "binary_small":
+            gray, label = _binary_small_image(rng, textures, split, size)
         else:
             background = int(rng.integers(0, len(TEXTURES)))
             # the background is darker and the shapes brighter: foreground vs background is
@@ -336,7 +464,9 @@ def load_arrays(variant: str, split: str, size: int, count: int, seed: int = 0, 
     images, masks = generate(variant, split, size, count, seed)
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        import os
+
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # one per process: parallel builds must not collide
         np.savez_compressed(tmp, images=images, masks=masks, checksum=dataset_checksum(images, masks))
         tmp.replace(path)
     return images, masks
