@@ -171,28 +171,28 @@ result = checks.check_iou_from_confusion(my_iou)
 # %% [markdown] lang="vi"
 # ## 4. Bộ dữ liệu: ghép vân từ ảnh thật
 #
-# Khoá học không tải gì từ mạng. Dữ liệu được dựng **tất định** từ các ảnh chụp thật đi kèm gói `scikit-image`: gạch (`brick`), cỏ (`grass`), sỏi (`gravel`), bề mặt mặt trăng (`moon`) và một lát cắt mô tế bào (`immunohistochemistry`). Mỗi ảnh là một bức ghép gồm các vùng, mỗi vùng là một mảnh của một loại vân; độ sáng và độ tương phản của từng vùng được xáo trộn ngẫu nhiên, nên mô hình phải nhận ra **vân** chứ không thể chỉ dựa vào mức xám. Tập huấn luyện, kiểm định và kiểm tra lấy từ những phần **rời nhau** của mỗi ảnh gốc. Có ba biến thể:
+# Khoá học không tải gì từ mạng. Dữ liệu được dựng **tất định** từ các ảnh chụp thật đi kèm gói `scikit-image`: gạch (`brick`), cỏ (`grass`), sỏi (`gravel`), bề mặt mặt trăng (`moon`) và một lát cắt mô tế bào (`immunohistochemistry`). Mỗi ảnh là một bức ghép gồm các vùng, mỗi vùng là một mảnh của một loại vân; độ sáng và độ tương phản của từng vùng được xáo trộn ngẫu nhiên, nên mô hình phải nhận ra **vân** chứ không thể chỉ dựa vào mức xám. Tập huấn luyện, kiểm định và kiểm tra lấy từ những phần **rời nhau** của mỗi ảnh gốc. Ba biến thể chính:
 #
 # | biến thể | nhãn | dùng ở |
 # |---|---|---|
 # | `mosaic` | loại vân (5 lớp) | hầu hết các bài |
 # | `shapes` | **hình dạng** của vùng (nền, tròn, vuông, tam giác); hình sáng hơn nền, vân chọn ngẫu nhiên | bài 01–03: cần ngữ cảnh rộng |
-# | `binary` | cỏ hay không (1 logit, sigmoid) | bài 03: entropy chéo nhị phân, Dice, focal |
+# | `binary` | cỏ hay không (1 logit, sigmoid) | bài 03: entropy chéo nhị phân |
 #
-# Chi tiết nguồn ảnh, giấy phép và cách dựng: `data/README.md`.
+# Các bài sau còn dùng vài biến thể dựng riêng cho một thí nghiệm, ví dụ `cue`, nơi lớp của các hình tròn chỉ đọc được từ một ô màu ở góc ảnh (bài 03, 06). Danh sách đầy đủ (`src.data.VARIANTS`), nguồn ảnh, giấy phép và cách dựng: `data/README.md`.
 
 # %% [markdown] lang="en"
 # ## 4. The dataset: mosaics of real textures
 #
-# The course downloads nothing. The data is built **deterministically** from real photographs that ship inside the `scikit-image` package: brick, grass, gravel, the surface of the moon and a tissue slide (`immunohistochemistry`). Each image is a mosaic of regions, each region a crop of one texture; every region's brightness and contrast are jittered, so a model must recognise the **texture**, not just a grey level. Train, val and test crops come from **disjoint** parts of each photograph. Three variants:
+# The course downloads nothing. The data is built **deterministically** from real photographs that ship inside the `scikit-image` package: brick, grass, gravel, the surface of the moon and a tissue slide (`immunohistochemistry`). Each image is a mosaic of regions, each region a crop of one texture; every region's brightness and contrast are jittered, so a model must recognise the **texture**, not just a grey level. Train, val and test crops come from **disjoint** parts of each photograph. The three main variants:
 #
 # | variant | label | used in |
 # |---|---|---|
 # | `mosaic` | the texture (5 classes) | most lessons |
 # | `shapes` | the region's **shape** (background, circle, square, triangle); shapes brighter than the background, random textures | lessons 01–03: needs wide context |
-# | `binary` | grass or not (one logit, sigmoid) | lesson 03: binary cross-entropy, Dice, focal |
+# | `binary` | grass or not (one logit, sigmoid) | lesson 03: binary cross-entropy |
 #
-# Sources, licences and how it is built: `data/README.md`.
+# Later lessons also use a few variants built for one experiment each, e.g. `cue`, where the class of the discs can only be read from a coloured square in a corner (lessons 03, 06). The full list (`src.data.VARIANTS`), sources, licences and how it is built: `data/README.md`.
 
 # %%
 mosaic_train = data.TextureMosaics("mosaic", "train")
@@ -211,7 +211,7 @@ for variant in ("shapes", "binary"):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for variant in data.VARIANTS:
+for variant in ("mosaic", "shapes", "binary"):
     ds = data.TextureMosaics(variant, "train")
     counts = torch.bincount(torch.from_numpy(ds.masks).reshape(-1).long(), minlength=ds.num_classes)
     shares = (counts / counts.sum()).tolist()
@@ -251,12 +251,12 @@ fig = viz.multiscale_families()
 # %% [markdown] lang="vi"
 # ## 6. Mô hình cơ sở: FCN
 #
-# Mạng tích chập đầy đủ (FCN, Long và cộng sự, arXiv 1411.4038) thay lớp kết nối đầy đủ cuối của mạng phân loại bằng tích chập $1 \times 1$, nên trả về một bản đồ điểm số cho mỗi lớp; bản đồ này nhỏ hơn ảnh (theo *output stride*) và được phóng to bằng nội suy song tuyến. Ở đây ta dùng một mạng xương sống (*backbone*) kiểu ResNet rất nhỏ (`src.models.TinyBackbone`) với tỉ lệ giảm kích thước đầu ra 8, đủ nhẹ để huấn luyện trên CPU trong vài giây. Thanh tiến trình hiển thị hàm mất mát và mIoU trên tập kiểm định sau mỗi epoch.
+# Mạng tích chập đầy đủ (FCN, Long và cộng sự, arXiv 1411.4038) biến **mọi** lớp kết nối đầy đủ của một mạng phân loại (VGG-16) thành tích chập, nên mạng nhận ảnh cỡ bất kỳ và trả về một bản đồ điểm số cho mỗi lớp, nhỏ hơn ảnh 32 lần. Bản đồ đó được phóng to ngay trong mạng bằng các lớp tích chập chuyển vị khởi tạo bằng nội suy song tuyến (*bilinear interpolation*), và các lớp phóng to trung gian được học (mục 3.3 và mục 4.2 của bài báo). Để biên bớt thô, FCN thêm các kết nối tắt (*skip connection*) từ những tầng nông hơn: FCN-32s chỉ phóng to đầu ra cuối, FCN-16s cộng thêm điểm số tính từ `pool4`, FCN-8s cộng thêm cả `pool3`. Mô hình cơ sở của khoá học là một phiên bản rút gọn kiểu FCN-32s: trên tầng cuối chỉ có một tích chập $3 \times 3$ và một lớp phân loại $1 \times 1$, không có kết nối tắt, rồi phóng to song tuyến cố định (không học) bản đồ điểm số, vốn nhỏ hơn ảnh theo *output stride*. Ở đây ta dùng một mạng xương sống (*backbone*) kiểu ResNet rất nhỏ (`src.models.TinyBackbone`) với tỉ lệ giảm kích thước đầu ra 8, đủ nhẹ để huấn luyện trên CPU trong vài giây. Thanh tiến trình hiển thị hàm mất mát và mIoU trên tập kiểm định sau mỗi epoch.
 
 # %% [markdown] lang="en"
 # ## 6. The baseline: FCN
 #
-# The fully convolutional network (FCN, Long et al., arXiv 1411.4038) replaces the last fully connected layer of a classifier by a $1 \times 1$ convolution, so it returns a score map per class; that map is smaller than the image (by the output stride) and is upsampled by bilinear interpolation. Here we use a very small ResNet-style backbone (`src.models.TinyBackbone`) at output stride 8, light enough to train on a CPU in seconds. The progress bar shows the loss and the validation mIoU after each epoch.
+# The fully convolutional network (FCN, Long et al., arXiv 1411.4038) turns **all** the fully connected layers of a classifier (VGG-16) into convolutions, so it takes an image of any size and returns a score map per class, 32 times smaller than the image. That map is upsampled inside the network by transposed convolutions initialised to bilinear interpolation, and the intermediate upsampling layers are learned (Sec. 3.3 and 4.2 of the paper). To make the boundaries less coarse, FCN adds skip connections from shallower stages: FCN-32s only upsamples the last output, FCN-16s adds scores computed from `pool4`, FCN-8s also from `pool3`. The course's baseline is a reduced FCN-32s-like model: on the last stage only a $3 \times 3$ convolution and a $1 \times 1$ classifier, no skip connection, then a fixed (not learned) bilinear upsampling of the score map, which is smaller than the image by the output stride. Here we use a very small ResNet-style backbone (`src.models.TinyBackbone`) at output stride 8, light enough to train on a CPU in seconds. The progress bar shows the loss and the validation mIoU after each epoch.
 
 # %%
 src.seed_everything(0)
@@ -304,7 +304,7 @@ train_miou = train.evaluate(fcn, train_loader)["miou"]
 print(src.tr("mIoU huấn luyện / kiểm định:", "train / val mIoU:"), f"{train_miou:.3f} / {scores['miou']:.3f}")
 
 # %% [markdown] lang="vi"
-# Đọc hình và các số này cùng nhau. Lỗi ở xa biên là **cả vùng** bị gán nhầm vân: mạng chưa phân biệt được một số loại vân trên những ảnh nó chưa thấy. Một mIoU huấn luyện cao hơn hẳn mIoU kiểm định nghĩa là mạng đã học thuộc một phần 320 ảnh huấn luyện (quá khớp, *over-fitting*) thay vì học vân. Lỗi dọc biên đến từ bản đồ điểm số thô (tỉ lệ 1/8) được phóng to. Các bài sau xử lý từng nguyên nhân: trường tiếp nhận (bài 01), tích chập giãn (bài 02), ngữ cảnh đa tỉ lệ (bài 03), CRF cho biên (bài 04) và bộ giải mã tinh chỉnh (bài 05).
+# Đọc hình và các số này cùng nhau. Lỗi ở xa biên là **cả vùng** bị gán nhầm vân: mạng chưa phân biệt được một số loại vân trên những ảnh nó chưa thấy. Một mIoU huấn luyện cao hơn hẳn mIoU kiểm định nghĩa là mạng đã học thuộc một phần tập huấn luyện (quá khớp, *over-fitting*) thay vì học vân. Nếu tỉ lệ điểm ảnh sai gần biên lớn hơn tỉ lệ của mọi điểm ảnh gần biên, lỗi tập trung ở biên nhiều hơn mức ngẫu nhiên; một nguyên nhân có thể là bản đồ điểm số thô (tỉ lệ 1/8) được phóng to, nhưng ô trên không kiểm chứng nguyên nhân đó. Các bài sau xem xét từng hướng: trường tiếp nhận (bài 01), tích chập giãn (bài 02), ngữ cảnh đa tỉ lệ (bài 03), CRF cho biên (bài 04) và bộ giải mã làm tinh (*refining decoder*, bài 05).
 #
 # ## Ghi nhớ
 #
@@ -322,7 +322,7 @@ print(src.tr("mIoU huấn luyện / kiểm định:", "train / val mIoU:"), f"{t
 # - M. Everingham và cộng sự. *The PASCAL Visual Object Classes (VOC) Challenge*. IJCV 2010 (định nghĩa IoU dùng rộng rãi).
 
 # %% [markdown] lang="en"
-# Read the figure and these numbers together. Errors far from boundaries are **whole regions** given the wrong texture: the network has not learned to tell some textures apart on images it has not seen. A training mIoU clearly above the validation mIoU means it has partly memorised its 320 training images (over-fitting) rather than learned the textures. Errors along boundaries come from the coarse score map (1/8 scale) being upsampled. The next lessons address each cause: the receptive field (01), dilated convolution (02), multi-scale context (03), the CRF for boundaries (04) and the refining decoder (05).
+# Read the figure and these numbers together. Errors far from boundaries are **whole regions** given the wrong texture: the network has not learned to tell some textures apart on images it has not seen. A training mIoU clearly above the validation mIoU means it has partly memorised its training set (over-fitting) rather than learned the textures. If the share of wrong pixels near a boundary exceeds the share of all pixels there, errors gather at boundaries more than chance would; one possible cause is the coarse score map (1/8 scale) being upsampled, but the cell above does not test that cause. The next lessons look at each direction: the receptive field (01), dilated convolution (02), multi-scale context (03), the CRF for boundaries (04) and the refining decoder (05).
 #
 # ## Key takeaways
 #

@@ -18,7 +18,7 @@
 # 1. Hiểu tích chập giãn (*dilated / atrous convolution*) làm gì với nhân tích chập (*kernel*), và vì sao nó mở rộng trường tiếp nhận (*receptive field*) mà **không thêm tham số**.
 # 2. Tự viết công thức kích thước đầu ra và tự cài đặt tích chập giãn theo hai cách (chèn số 0 vào nhân; gom các điểm lấy mẫu bằng `unfold`), rồi so với `F.conv2d(..., dilation=r)`.
 # 3. Nhìn thấy hiện tượng lưới (*gridding*) khi chồng nhiều lớp cùng hệ số giãn, và cách chữa bằng hệ số giãn hỗn hợp.
-# 4. Tái tạo Hình 4 của DeepLabv3: số trọng số hợp lệ (*valid weights*) giảm khi hệ số giãn tăng, và hiểu vì sao DeepLabv3 thêm đặc trưng mức ảnh (*image pooling*).
+# 4. Tái tạo Hình 4 của DeepLabv3: số trọng số hợp lệ (*valid weights*) giảm khi hệ số giãn tăng, và hiểu vì sao DeepLabv3 thêm nhánh đặc trưng mức ảnh (*image-level feature*, *image pooling*).
 # 5. Đo cái giá của tỉ lệ giảm kích thước đầu ra (*output stride*) 32 / 16 / 8 trên ResNet-50: kích thước bản đồ đặc trưng (*feature map*), FLOPs, bộ nhớ kích hoạt đỉnh (*peak activation memory*), độ trễ (*latency*) trên CPU; rồi tìm hiểu đa lưới (*multi-grid*).
 
 # %% [markdown] lang="en"
@@ -57,7 +57,7 @@ torch.set_num_threads(2)
 #
 # $$k_{\text{eff}} = k + (k-1)(r-1) = r(k-1) + 1,$$
 #
-# nên một lớp $3\times 3$ với $r = 6$ phủ một ô $13 \times 13$ nhưng chỉ có 9 trọng số. Số tham số $k^2 C_{\text{in}} C_{\text{out}}$ không đổi, số phép nhân cho mỗi điểm đầu ra cũng không đổi: ta mở rộng trường tiếp nhận "miễn phí", không phải giảm độ phân giải như khi dùng bước trượt (stride) hay phép gộp (*pooling*).
+# nên một lớp $3\times 3$ với $r = 6$ phủ một ô $13 \times 13$ nhưng chỉ có 9 trọng số. Số tham số $k^2 C_{\text{in}} C_{\text{out}}$ không đổi, số phép nhân cho mỗi điểm đầu ra cũng không đổi: ta mở rộng trường tiếp nhận "miễn phí", không phải giảm độ phân giải như khi dùng bước trượt (*stride*) hay phép gộp (*pooling*).
 #
 # Hình dưới vẽ cùng một nhân $3 \times 3$ ở các hệ số giãn 1, 2, 3: các ô trắng là những số 0 được chèn vào.
 
@@ -115,7 +115,7 @@ result = checks.check_dilate_kernel(dilate_kernel)
 # %% [markdown] lang="vi"
 # ## 2. Kích thước đầu ra
 #
-# Với đầu vào dài $n$, phần đệm (padding) $p$ mỗi bên, bước trượt $s$ và nhân $k$, tích chập thường cho $\lfloor (n + 2p - k)/s \rfloor + 1$ vị trí (Dumoulin & Visin, arXiv 1603.07285). Tích chập giãn chỉ là tích chập thường với nhân $k_{\text{eff}}$, nên
+# Với đầu vào dài $n$, phần đệm (*padding*) $p$ mỗi bên, bước trượt $s$ và nhân $k$, tích chập thường cho $\lfloor (n + 2p - k)/s \rfloor + 1$ vị trí (Dumoulin & Visin, arXiv 1603.07285). Tích chập giãn chỉ là tích chập thường với nhân $k_{\text{eff}}$, nên
 #
 # $$n_{\text{out}} = \left\lfloor \frac{n + 2p - r(k-1) - 1}{s} \right\rfloor + 1.$$
 #
@@ -234,7 +234,7 @@ fig.tight_layout()
 #
 # $$\text{RF} = 1 + 2\sum_{l=1}^{L} r_l .$$
 #
-# Nhưng trường tiếp nhận chỉ là **khung bao**: không phải điểm ảnh nào trong khung cũng thật sự đến được điểm đầu ra. Nếu mọi $r_l$ đều bằng 2, mọi độ dời từ đầu vào đến đầu ra đều là số chẵn, nên chỉ 1/4 số điểm ảnh trong khung đóng góp: một bàn cờ có lỗ. Đó là hiện tượng lưới, được Wang và cộng sự (arXiv 1702.08502) phân tích; họ đề xuất tích chập giãn hỗn hợp (*hybrid dilated convolution*, HDC): chọn các hệ số giãn không có ước chung lớn hơn 1, ví dụ $(1, 2, 3)$, để các lỗ được lấp kín.
+# Nhưng trường tiếp nhận chỉ là **khung bao**: không phải điểm ảnh nào trong khung cũng thật sự đến được điểm đầu ra. Nếu mọi $r_l$ đều bằng 2, mọi độ dời từ đầu vào đến đầu ra đều là số chẵn, nên chỉ 1/4 số điểm ảnh trong khung đóng góp: một bàn cờ có lỗ. Đó là hiện tượng lưới, được Wang và cộng sự (arXiv 1702.08502) phân tích; họ đề xuất tích chập giãn hỗn hợp (*hybrid dilated convolution*, HDC): chọn các hệ số giãn của một nhóm lớp sao cho chúng không có ước chung lớn hơn 1 **và** khoảng cách lớn nhất còn sót lại giữa hai điểm lấy mẫu không vượt quá kích thước nhân (điều kiện $M_2 \le K$ của họ), ví dụ $(1, 2, 3)$ hay $(1, 2, 5)$; khi đó các lỗ được lấp kín. Chỉ riêng điều kiện "không có ước chung" thì chưa đủ: $(1, 2, 9)$ không có ước chung mà vẫn để lại lỗ (bảng dưới).
 #
 # `dil.gridding_footprint(rates)` tính, cho một điểm đầu ra, số đường đi từ mỗi điểm ảnh đầu vào qua chồng lớp (bằng cách tích chập một xung đơn vị với các nhân toàn số 1 đã chèn số 0). Ô bằng 0 là điểm ảnh không bao giờ được nhìn thấy.
 
@@ -245,7 +245,7 @@ fig.tight_layout()
 #
 # $$\text{RF} = 1 + 2\sum_{l=1}^{L} r_l .$$
 #
-# But the receptive field is only a **bounding box**: not every pixel inside it actually reaches the output. If every $r_l$ equals 2, every offset from input to output is even, so only 1/4 of the pixels in the box contribute: a checkerboard with holes. This is the gridding artefact analysed by Wang et al. (arXiv 1702.08502); their hybrid dilated convolution (HDC) picks rates without a common factor greater than 1, such as $(1, 2, 3)$, so that the holes are filled.
+# But the receptive field is only a **bounding box**: not every pixel inside it actually reaches the output. If every $r_l$ equals 2, every offset from input to output is even, so only 1/4 of the pixels in the box contribute: a checkerboard with holes. This is the gridding artefact analysed by Wang et al. (arXiv 1702.08502); their hybrid dilated convolution (HDC) picks the rates of a group of layers so that they have no common factor greater than 1 **and** the largest gap left between two taps is no wider than the kernel (their condition $M_2 \le K$), such as $(1, 2, 3)$ or $(1, 2, 5)$; then the holes are filled. Having no common factor is not enough on its own: $(1, 2, 9)$ has none and still leaves holes (table below).
 #
 # `dil.gridding_footprint(rates)` computes, for one output pixel, the number of paths from each input pixel through the stack (by convolving a unit impulse with all-ones zero-inserted kernels). A zero means a pixel that is never seen.
 
@@ -257,6 +257,7 @@ stacks = {
     "(1, 2, 3)": [1, 2, 3],
     "(3, 3, 3)": [3, 3, 3],
     "(1, 2, 5)": [1, 2, 5],
+    "(1, 2, 9)": [1, 2, 9],
 }
 table = pd.DataFrame(
     [
@@ -283,7 +284,7 @@ fig.suptitle(
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
-# Bảng và hình trên cho thấy: với $(2,2,2)$ trường tiếp nhận rộng bằng $(1,2,3)$ nhưng độ phủ chỉ bằng một phần nhỏ; $(1,2,3)$ và $(1,2,5)$ phủ kín. Màu cũng cho thấy một điều mà khung bao không nói: các điểm ảnh gần tâm có nhiều đường đi hơn, nên thường có ảnh hưởng lớn hơn (giống trường tiếp nhận hiệu dụng ở bài 01).
+# Bảng và hình trên cho thấy: với $(2,2,2)$ trường tiếp nhận rộng bằng $(1,2,3)$ nhưng độ phủ chỉ bằng một phần nhỏ; $(1,2,3)$ và $(1,2,5)$ phủ kín, còn $(1,2,9)$ thì không dù ba hệ số không có ước chung. Màu cũng cho thấy một điều mà khung bao không nói: các điểm ảnh gần tâm có nhiều đường đi hơn, nên thường có ảnh hưởng lớn hơn (giống trường tiếp nhận hiệu dụng ở bài 01).
 #
 # ## 5. Trọng số hợp lệ: tái tạo Hình 4 của DeepLabv3
 #
@@ -298,7 +299,7 @@ fig.tight_layout()
 # Viết `count_valid_taps(feature_size, kernel_size, rate, row, col)` theo công thức trên ($k$ lẻ).
 
 # %% [markdown] lang="en"
-# The table and figure above show it: $(2,2,2)$ has the same receptive field as $(1,2,3)$ but covers only a small part of it; $(1,2,3)$ and $(1,2,5)$ cover it fully. The colours show something the bounding box does not: pixels near the centre have more paths, so they tend to have more influence (as with the effective receptive field of lesson 01).
+# The table and figure above show it: $(2,2,2)$ has the same receptive field as $(1,2,3)$ but covers only a small part of it; $(1,2,3)$ and $(1,2,5)$ cover it fully, while $(1,2,9)$ does not although its rates share no factor. The colours show something the bounding box does not: pixels near the centre have more paths, so they tend to have more influence (as with the effective receptive field of lesson 01).
 #
 # ## 5. Valid weights: reproducing Fig. 4 of DeepLabv3
 #
@@ -435,12 +436,12 @@ print(pd.DataFrame(stage_mib).loc[["conv1", "layer1", "layer2", "layer3", "layer
 # %% [markdown] lang="vi"
 # Ở OS 32 và OS 16, tensor lớn nhất là đầu ra của `conv1` và `layer1` (độ phân giải 1/2 và 1/4 của ảnh), giống hệt nhau ở hai mức, nên bộ nhớ đỉnh khi suy luận không đổi. Chỉ ở OS 8, đầu ra của `layer3` mới bằng và của `layer4` mới vượt chúng. Khi **huấn luyện** thì khác: mọi kích hoạt phải được giữ lại cho lan truyền ngược (*backward pass*), nên bộ nhớ đi theo tổng kích thước của mọi tầng chứ không theo tầng lớn nhất; cột `train MiB` của benchmark đo điều này.
 #
-# Đây là lý do DeepLabv3 huấn luyện ở OS 16 (rẻ hơn) và chỉ chuyển sang OS 8 khi suy luận để lấy thêm độ chính xác: bài báo ghi nhận mIoU trên tập kiểm định PASCAL VOC 2012 tăng từ 77.21% (OS 16) lên 78.51% (OS 8), khi chưa dùng đầu vào đa tỉ lệ và lật ảnh (bảng về chiến lược suy luận của arXiv 1706.05587).
+# DeepLabv3 dùng đúng sự đánh đổi này: huấn luyện ở OS 16 (rẻ hơn) và chỉ chuyển sang OS 8 khi suy luận để lấy thêm độ chính xác; bài báo ghi nhận mIoU trên tập kiểm định PASCAL VOC 2012 tăng từ 77,21% (OS 16) lên 78,51% (OS 8), khi chưa dùng đầu vào đa tỉ lệ và lật ảnh (bảng về chiến lược suy luận của arXiv 1706.05587).
 
 # %% [markdown] lang="en"
 # In the first two columns (OS 32 and OS 16) the largest tensors are the outputs of `conv1` and `layer1` (1/2 and 1/4 of the image resolution), identical at both levels, so inference peak memory does not change. Only at OS 8 does `layer3`'s output match them and `layer4`'s exceed them. **Training** is different: every activation is kept for the backward pass, so memory follows the sum over all stages rather than the largest one; the benchmark's `train MiB` column measures it.
 #
-# This is why DeepLabv3 trains at OS 16 (cheaper) and switches to OS 8 only at inference for extra accuracy: the paper reports PASCAL VOC 2012 val mIoU going from 77.21% (OS 16) to 78.51% (OS 8), before multi-scale inputs and flipping are added (the inference-strategy table of arXiv 1706.05587).
+# DeepLabv3 uses exactly this trade-off: it trains at OS 16 (cheaper) and switches to OS 8 only at inference for extra accuracy; the paper reports PASCAL VOC 2012 val mIoU going from 77.21% (OS 16) to 78.51% (OS 8), before multi-scale inputs and flipping are added (the inference-strategy table of arXiv 1706.05587).
 
 # %% [markdown] lang="vi"
 # ## 7. Đa lưới (*multi-grid*)
@@ -477,17 +478,17 @@ for os_ in (16, 8):
 print(pd.DataFrame(rows).to_string(index=False))
 
 # %% [markdown] lang="vi"
-# Bảng trên cho thấy ba điều. (1) Đa lưới mở rộng trường tiếp nhận của `layer4` mà FLOPs không đổi: chỉ vị trí các điểm lấy mẫu thay đổi, số phép nhân thì không. (2) Khi các hệ số giãn của `layer4` có ước chung (ví dụ $(2, 4, 8)$), riêng `layer4` bị hiện tượng lưới (cột "coverage layer4"), đúng như quy tắc HDC dự đoán; điều này đúng cả với cấu hình mặc định của torchvision ở OS 8. (3) Nhưng trong mạng thật, trước `layer4` còn các lớp $3\times3$ hệ số nhỏ chạy ở cùng độ phân giải (ở OS 16: năm lớp hệ số 1 của `layer3`; ở OS 8: các lớp của `layer2` và khối đầu của `layer3`). Cột cuối tính độ phủ của **mọi** lớp $3\times3$ sau lớp có bước trượt cuối cùng (`dil.rates_after_last_stride`): các lớp hệ số nhỏ đó lấp kín lỗ. Đa lưới vì vậy an toàn trong ResNet; với các chồng lớp toàn hệ số giãn lớn (như mô-đun ngữ cảnh của Yu & Koltun) thì cần chọn hệ số cẩn thận hơn.
+# Bảng trên cho thấy ba điều. (1) Đa lưới mở rộng trường tiếp nhận của `layer4` mà FLOPs không đổi: chỉ vị trí các điểm lấy mẫu thay đổi, số phép nhân thì không. (2) Khi các hệ số giãn của `layer4` có ước chung (ví dụ $(2, 4, 8)$), riêng `layer4` bị hiện tượng lưới (cột "coverage layer4"), đúng như quy tắc HDC dự đoán; điều này đúng cả với cấu hình mặc định của torchvision ở OS 8. (3) Nhưng trong mạng thật, trước `layer4` còn các lớp $3\times3$ hệ số nhỏ chạy ở cùng độ phân giải (ở OS 16: năm lớp hệ số 1 của `layer3`; ở OS 8: các lớp của `layer2` và khối đầu của `layer3`). Cột cuối tính độ phủ của **mọi** lớp $3\times3$ sau lớp có bước trượt cuối cùng (`dil.rates_after_last_stride`): các lớp hệ số nhỏ đó lấp kín lỗ. Vì vậy, với các cấu hình trong bảng, đa lưới không để lại lỗ trong ResNet; với các chồng lớp toàn hệ số giãn lớn (như mô-đun ngữ cảnh của Yu & Koltun) thì cần chọn hệ số cẩn thận hơn.
 
 # %% [markdown] lang="en"
-# The table above shows three things. (1) Multi-grid enlarges `layer4`'s receptive field at unchanged FLOPs: only where the taps sit changes, not how many multiplications there are. (2) When `layer4`'s rates share a factor (e.g. $(2, 4, 8)$), `layer4` on its own grids (column "coverage layer4"), exactly as the HDC rule predicts; this is also true of torchvision's default configuration at OS 8. (3) But in the real network, $3\times3$ layers with small rates run at the same resolution before `layer4` (at OS 16: the five rate-1 layers of `layer3`; at OS 8: the layers of `layer2` and the first block of `layer3`). The last column computes the coverage of **all** $3\times3$ layers after the last strided layer (`dil.rates_after_last_stride`): those small-rate layers fill the holes. Multi-grid is therefore safe inside a ResNet; stacks made only of large rates (like the context module of Yu & Koltun) need their rates chosen with more care.
+# The table above shows three things. (1) Multi-grid enlarges `layer4`'s receptive field at unchanged FLOPs: only where the taps sit changes, not how many multiplications there are. (2) When `layer4`'s rates share a factor (e.g. $(2, 4, 8)$), `layer4` on its own grids (column "coverage layer4"), exactly as the HDC rule predicts; this is also true of torchvision's default configuration at OS 8. (3) But in the real network, $3\times3$ layers with small rates run at the same resolution before `layer4` (at OS 16: the five rate-1 layers of `layer3`; at OS 8: the layers of `layer2` and the first block of `layer3`). The last column computes the coverage of **all** $3\times3$ layers after the last strided layer (`dil.rates_after_last_stride`): those small-rate layers fill the holes. So, for the configurations in the table, multi-grid leaves no holes inside a ResNet; stacks made only of large rates (like the context module of Yu & Koltun) need their rates chosen with more care.
 
 # %% [markdown] lang="vi"
 # ## Ghi nhớ
 #
 # - Tích chập giãn với hệ số $r$ đặt $r-1$ số 0 giữa các trọng số: nhân hiệu dụng $r(k-1)+1$, cùng số tham số và cùng số phép nhân. Kích thước đầu ra: $\lfloor (n + 2p - r(k-1) - 1)/s \rfloor + 1$; phần đệm "same" là $r(k-1)/2$.
 # - Có thể cài đặt bằng nhân chèn số 0 (dễ hiểu, tốn phép nhân với 0) hoặc bằng cách gom điểm lấy mẫu với `unfold` (đúng $k^2$ phép nhân mỗi điểm); cả hai trùng khớp với `conv2d(dilation=r)`.
-# - Chồng nhiều lớp cùng hệ số giãn gây hiện tượng lưới; chọn hệ số không có ước chung (HDC, ví dụ $(1,2,3)$) hoặc đặt lớp hệ số 1 phía trước để lấp lỗ.
+# - Chồng nhiều lớp cùng hệ số giãn gây hiện tượng lưới; chọn hệ số không có ước chung và không để khoảng trống rộng hơn nhân (HDC, ví dụ $(1,2,3)$), hoặc đặt lớp hệ số 1 phía trước để lấp lỗ.
 # - Hệ số giãn lớn so với bản đồ làm bộ lọc $3\times3$ thoái hoá thành $1\times1$ (Hình 4 của DeepLabv3), nên DeepLabv3 thêm đặc trưng mức ảnh.
 # - Giảm output stride từ 32 xuống 16 rồi 8 giữ được chi tiết nhưng FLOPs tăng ở mỗi bước, mạnh nhất ở OS 8; bộ nhớ đỉnh khi suy luận chỉ tăng khi các tầng cuối trở thành tensor lớn nhất (OS 8), còn khi huấn luyện thì tăng theo tổng các tầng (xem các bảng ở mục 6). DeepLabv3 huấn luyện ở OS 16, suy luận ở OS 8.
 # - Đa lưới $(1,2,4)$ mở rộng trường tiếp nhận của `layer4` mà không tốn thêm phép tính; các lớp hệ số nhỏ phía trước lấp các lỗ lưới.
@@ -496,19 +497,19 @@ print(pd.DataFrame(rows).to_string(index=False))
 #
 # - M. Holschneider, R. Kronland-Martinet, J. Morlet, Ph. Tchamitchian, "A real-time algorithm for signal analysis with the help of the wavelet transform", 1989 (thuật toán *à trous*).
 # - F. Yu, V. Koltun, "Multi-Scale Context Aggregation by Dilated Convolutions", arXiv 1511.07122.
-# - L.-C. Chen et al., "Semantic Image Segmentation with Deep Convolutional Nets and Fully Connected CRFs" (DeepLab v1), arXiv 1412.7062.
-# - L.-C. Chen et al., "DeepLab: Semantic Image Segmentation with Deep Convolutional Nets, Atrous Convolution, and Fully Connected CRFs", arXiv 1606.00915.
+# - L.-C. Chen và cộng sự, "Semantic Image Segmentation with Deep Convolutional Nets and Fully Connected CRFs" (DeepLab v1), arXiv 1412.7062.
+# - L.-C. Chen và cộng sự, "DeepLab: Semantic Image Segmentation with Deep Convolutional Nets, Atrous Convolution, and Fully Connected CRFs", arXiv 1606.00915.
 # - L.-C. Chen, G. Papandreou, F. Schroff, H. Adam, "Rethinking Atrous Convolution for Semantic Image Segmentation" (DeepLabv3), arXiv 1706.05587.
-# - P. Wang et al., "Understanding Convolution for Semantic Segmentation" (HDC), arXiv 1702.08502.
+# - P. Wang và cộng sự, "Understanding Convolution for Semantic Segmentation" (HDC), arXiv 1702.08502.
 # - V. Dumoulin, F. Visin, "A guide to convolution arithmetic for deep learning", arXiv 1603.07285.
-# - K. He et al., "Deep Residual Learning for Image Recognition" (ResNet), arXiv 1512.03385.
+# - K. He và cộng sự, "Deep Residual Learning for Image Recognition" (ResNet), arXiv 1512.03385.
 
 # %% [markdown] lang="en"
 # ## Key takeaways
 #
 # - Dilated convolution with rate $r$ puts $r-1$ zeros between the weights: effective kernel $r(k-1)+1$, same parameters, same number of multiplications. Output size: $\lfloor (n + 2p - r(k-1) - 1)/s \rfloor + 1$; 'same' padding is $r(k-1)/2$.
 # - It can be implemented with a zero-inserted kernel (easy, wastes multiplications by zero) or by gathering the taps with `unfold` (exactly $k^2$ multiplications per output); both match `conv2d(dilation=r)`.
-# - Stacking layers with the same rate causes gridding; choose rates without a common factor (HDC, e.g. $(1,2,3)$) or put rate-1 layers in front to fill the holes.
+# - Stacking layers with the same rate causes gridding; choose rates without a common factor and without gaps wider than the kernel (HDC, e.g. $(1,2,3)$), or put rate-1 layers in front to fill the holes.
 # - Rates that are large compared with the map turn a $3\times3$ filter into a $1\times1$ one (DeepLabv3 Fig. 4), which is why DeepLabv3 adds an image-level feature.
 # - Lowering the output stride from 32 to 16 to 8 keeps detail, but FLOPs grow at each step, most at OS 8; inference peak memory only grows once the last stages hold the largest tensors (OS 8), while training memory follows the sum over all stages (see the tables in section 6). DeepLabv3 trains at OS 16 and infers at OS 8.
 # - Multi-grid $(1,2,4)$ enlarges `layer4`'s receptive field at no extra computation; the small-rate layers before it fill the grid's holes.

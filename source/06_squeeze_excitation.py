@@ -147,7 +147,7 @@ result = checks.check_se_forward(se_forward)
 # Cửa sổ có cạnh bằng **chiều rộng** $W$. Khi $H = W$ nó đúng là gộp toàn cục. Khi $H \ne W$ thì không:
 #
 # - $W < H < 2W$: chỉ $W$ hàng **đầu tiên** được lấy trung bình, phần dưới bị bỏ qua — sai mà không báo lỗi;
-# - $H \ge 2W$: ra $\lfloor H / W \rfloor$ giá trị cho mỗi kênh, và `view(-1, C, 1, 1)` biến chúng thành các "ảnh" thừa trong lô (*batch*): đầu ra có **kích thước lô sai**;
+# - $H \ge 2W$: ra $\lfloor H / W \rfloor$ giá trị cho mỗi kênh, và `view(-1, C, 1, 1)` biến chúng thành các "ảnh" thừa trong batch: đầu ra có **kích thước batch sai**;
 # - $H < W$: cửa sổ lớn hơn ảnh, PyTorch báo lỗi.
 #
 # Ảnh trong phân vùng thường không vuông (ảnh Cityscapes có kích thước 1024x2048), nên lỗi này có thật. Ô dưới dựng một bản đồ $48 \times 32$ mà 32 hàng trên bằng 0, 16 hàng dưới bằng 1, rồi so sánh hai cách nén; sau đó thử một bản đồ cao $64 \times 16$ và một bản đồ rộng $16 \times 64$. `se.buggy_squeeze` chép lại đúng dòng mã của bài viết.
@@ -206,7 +206,7 @@ print(
 #
 # $$P_{\text{SE}}(C) = \underbrace{2\,C\,C'}_{\text{trọng số}} + \underbrace{C' + C}_{\text{bias}} \approx \frac{2C^2}{r}.$$
 #
-# Cả mạng có $N_s$ khối ở giai đoạn $s$ với độ rộng $C_s$, nên Hu và cộng sự ghi phần trọng số là $\dfrac{2}{r} \sum_s N_s C_s^2$. Chi phí này dồn vào các giai đoạn **cuối** (nơi $C_s$ lớn nhất), còn chi phí tính toán thì nhỏ: khối SE làm việc trên $C$ số, không phải trên $C \times H \times W$.
+# Cả mạng có $N_s$ khối ở tầng $s$ với độ rộng $C_s$, nên Hu và cộng sự ghi phần trọng số là $\dfrac{2}{r} \sum_s N_s C_s^2$. Chi phí này dồn vào các tầng **cuối** (nơi $C_s$ lớn nhất), còn chi phí tính toán thì nhỏ: khối SE làm việc trên $C$ số, không phải trên $C \times H \times W$.
 #
 # ### Bài tập 2 — Công thức chi phí tham số
 #
@@ -274,7 +274,7 @@ overhead_table = pd.DataFrame(rows).set_index("model")
 print(overhead_table.to_string())
 
 # %% [markdown] lang="vi"
-# Cột `extra` (đếm thật) trùng với cột `formula` (công thức). Với ResNet-50, bảng cho thấy SE thêm khoảng một phần mười số tham số — khớp với con số Hu và cộng sự báo cáo (khoảng 2,5 triệu tham số, khoảng 10 %) — trong khi số FLOPs gần như không đổi. Bài báo cũng cho thấy có thể bỏ SE ở giai đoạn cuối (nơi tốn tham số nhất) mà chỉ mất rất ít độ chính xác.
+# Cột `extra` (đếm thật) trùng với cột `formula` (công thức). Với ResNet-50, bảng cho thấy SE thêm khoảng một phần mười số tham số — khớp với con số Hu và cộng sự báo cáo (khoảng 2,5 triệu tham số, khoảng 10 %) — trong khi số FLOPs gần như không đổi. Bài báo cũng cho thấy có thể bỏ SE ở tầng cuối (nơi tốn tham số nhất) mà chỉ mất rất ít độ chính xác.
 
 # %% [markdown] lang="en"
 # The `extra` column (counted) matches the `formula` column. For ResNet-50 the table shows SE adding about a tenth of the parameters — in line with what Hu et al. report (about 2.5 million parameters, roughly 10 %) — while the FLOPs barely move. The paper also shows that SE can be dropped from the last stage (where it costs the most parameters) at a very small loss of accuracy.
@@ -368,7 +368,7 @@ se_table["extra params %"] = (100 * se_table["params"] / se_table["params"].iloc
 print(se_table.to_string())
 
 # %% [markdown] lang="vi"
-# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong backbone, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho Light-Weight RefineNet của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
+# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong backbone, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài điểm phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho RefineNet rút gọn (*Light-Weight RefineNet*) của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
 
 # %% [markdown] lang="en"
 # Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet(5, "tiny", light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
@@ -376,12 +376,12 @@ print(se_table.to_string())
 # %% [markdown] lang="vi"
 # ### Một khẳng định được đo: SE như ngữ cảnh toàn cục rẻ, trên `cue`
 #
-# Trên bộ ghép vân, lớp của một điểm ảnh thấy được ngay tại chỗ, nên không có lý do gì để SE giúp nhiều; bảng trên (một hạt giống) không đủ để kết luận điều gì. Phép nén (*squeeze*) của SE là một phép gộp trung bình toàn cục: nó cho mỗi tầng một tóm tắt của **cả ảnh**. Để đo xem tóm tắt đó có dùng được không, ta cần dữ liệu mà lớp phụ thuộc vào một dấu hiệu ở xa: bộ `cue` của bài 03 (các hình tròn xám; lớp của chúng do một ô màu đỏ hay xanh lam ở một góc ảnh quyết định). Ta so cùng một mạng nhỏ (`src.claims.ContextProbe`: bốn tích chập, trường tiếp nhận 39 điểm ảnh, không có mô-đun ngữ cảnh nào khác) có và không có một khối SE (`se.SEBlock`, hệ số giảm 4) sau mỗi tích chập. Thí nghiệm đầy đủ (`experiments/se_cue.py`, 5 hạt giống ngẫu nhiên) được ghi trong `src/results/se_cue.json`; ô dưới chạy một phiên bản nhỏ và đặt nó cạnh bản ghi (trên GPU hoặc với `SRC_FULL=1`: giao thức đầy đủ).
+# Trên bộ ghép vân, lớp của một điểm ảnh thấy được ngay tại chỗ, nên không có lý do gì để SE giúp nhiều; bảng trên (một hạt giống) không đủ để kết luận điều gì. Phép nén (*squeeze*) của SE là một phép gộp trung bình toàn cục: nó cho mỗi tầng một tóm tắt của **cả ảnh**. Để đo xem tóm tắt đó có dùng được không, ta cần dữ liệu mà lớp phụ thuộc vào một dấu hiệu ở xa: bộ `cue` của bài 03 (các hình tròn xám; lớp của chúng do một ô màu đỏ hay xanh lam ở một góc ảnh quyết định). Ta so cùng một mạng nhỏ (`src.claims.ContextProbe`: bốn tích chập, trường tiếp nhận 23 điểm ảnh theo công thức truy hồi của bài 01, $3 \to 7 \to 15 \to 23$, không có mô-đun ngữ cảnh nào khác) có và không có một khối SE (`se.SEBlock`, hệ số giảm 4) sau mỗi tích chập. Thí nghiệm đầy đủ (`experiments/se_cue.py`, 5 hạt giống ngẫu nhiên) được ghi trong `src/results/se_cue.json`; ô dưới chạy một phiên bản nhỏ và đặt nó cạnh bản ghi (trên GPU hoặc với `SRC_FULL=1`: giao thức đầy đủ).
 
 # %% [markdown] lang="en"
 # ### A measured claim: SE as cheap global context, on `cue`
 #
-# On the texture mosaics a pixel's class is visible where it stands, so there is no reason for SE to help much; the table above (one seed) is not enough to conclude anything. SE's squeeze is a global average pooling: it gives every layer a summary of **the whole image**. To measure whether that summary can be used, we need data where the class depends on a distant cue: lesson 03's `cue` data (grey discs whose class is set by a red or blue square in one corner). We compare the same small network (`src.claims.ContextProbe`: four convolutions, receptive field 39 pixels, no other context module) with and without an SE block (`se.SEBlock`, reduction 4) after each convolution. The full experiment (`experiments/se_cue.py`, 5 seeds) is recorded in `src/results/se_cue.json`; the cell below runs a small version and puts it next to the record (on a GPU or with `SRC_FULL=1`: the full protocol).
+# On the texture mosaics a pixel's class is visible where it stands, so there is no reason for SE to help much; the table above (one seed) is not enough to conclude anything. SE's squeeze is a global average pooling: it gives every layer a summary of **the whole image**. To measure whether that summary can be used, we need data where the class depends on a distant cue: lesson 03's `cue` data (grey discs whose class is set by a red or blue square in one corner). We compare the same small network (`src.claims.ContextProbe`: four convolutions, a receptive field of 23 pixels by lesson 01's recurrence, $3 \to 7 \to 15 \to 23$, no other context module) with and without an SE block (`se.SEBlock`, reduction 4) after each convolution. The full experiment (`experiments/se_cue.py`, 5 seeds) is recorded in `src/results/se_cue.json`; the cell below runs a small version and puts it next to the record (on a GPU or with `SRC_FULL=1`: the full protocol).
 
 # %%
 from src import claims, record
@@ -418,7 +418,7 @@ se_claim
 #
 # Trong phần phân tích vai trò của bước kích thích, Hu và cộng sự lấy trung bình cổng kích thích theo từng lớp của ImageNet và thấy: ở các tầng **đầu**, cổng gần như giống nhau cho mọi lớp (đặc trưng cấp thấp dùng chung); ở các tầng **sâu**, cổng khác nhau rõ rệt giữa các lớp (đặc trưng chuyên biệt).
 #
-# Ta làm tương tự trên mô hình "SE backbone + scSE decoder" vừa huấn luyện: bốn khối SE của backbone và hai nhánh cSE của scSE trong bộ giải mã (sau ASPP và trước lớp phân loại). Cổng SE thuộc về **cả ảnh**, còn ảnh ghép có nhiều lớp, nên mỗi ảnh của tập kiểm định được gán cho **lớp chiếm nhiều điểm ảnh nhất** của nó. `se.record_gates` móc vào mô-đun `sigmoid` của từng khối SE; `se.class_gate_means` trả về, cho mỗi khối, một ma trận (lớp x kênh) các cổng trung bình. Hình vẽ độ lệch của mỗi hàng so với trung bình các lớp (đỏ: lớp này mở cổng rộng hơn, xanh: hẹp hơn). Độ **phân tán giữa các lớp** là độ lệch chuẩn theo lớp, lấy trung bình qua các kênh.
+# Ta làm tương tự trên mô hình "SE backbone + scSE decoder" vừa huấn luyện: bốn khối SE của backbone và hai nhánh cSE của scSE trong bộ giải mã (sau ASPP và trước lớp phân loại). Cổng SE thuộc về **cả ảnh**, còn ảnh ghép có nhiều lớp, nên mỗi ảnh của tập kiểm định được gán cho **lớp chiếm nhiều điểm ảnh nhất** của nó. `se.record_gates` móc vào mô-đun `sigmoid` của từng khối SE; `se.class_gate_means` trả về, cho mỗi khối, một ma trận (lớp x kênh) các cổng trung bình. Hình vẽ độ lệch của mỗi hàng so với trung bình các lớp (đỏ: lớp này mở cổng rộng hơn, xanh: hẹp hơn). **Độ phân tán giữa các lớp** là độ lệch chuẩn theo lớp, lấy trung bình qua các kênh.
 
 # %% [markdown] lang="en"
 # ## 6. What do the gates learn?
@@ -459,7 +459,7 @@ print(
 )
 
 # %% [markdown] lang="vi"
-# Mỗi ô màu cho biết cổng của một kênh (trục ngang) lệch bao nhiêu so với trung bình, với các ảnh mà một lớp (trục dọc) chiếm ưu thế. So các cột của hình và dòng "độ phân tán giữa các lớp" in ở trên: nếu một ô gần như trắng toàn bộ thì các cổng ở tầng đó không phụ thuộc vào lớp; nếu chúng khác nhau thì SE đang bật/tắt kênh tuỳ theo loại vân trong ảnh. Hãy so sánh xu hướng từ `layer1` đến `layer4` với nhận xét của Hu và cộng sự, và so các khối cSE của bộ giải mã (với $r = 2$ chúng có nhiều nơ-ron hơn hẳn) với các khối của backbone. Lưu ý hai giới hạn của phép đo này: backbone rất nhỏ ($C' = C/16$ chỉ từ 1 đến 4 nơ-ron), và gán cả ảnh cho một lớp làm các khác biệt bị pha loãng.
+# Mỗi ô màu cho biết cổng của một kênh (trục ngang) lệch bao nhiêu so với trung bình, với các ảnh mà một lớp (trục dọc) chiếm ưu thế. So các hình con và dòng "độ phân tán giữa các lớp" in ở trên: nếu một hình con gần như trắng toàn bộ thì các cổng ở tầng đó không phụ thuộc vào lớp; nếu chúng khác nhau thì SE đang bật/tắt kênh tuỳ theo loại vân trong ảnh. Hãy so sánh xu hướng từ `layer1` đến `layer4` với nhận xét của Hu và cộng sự, và so các khối cSE của bộ giải mã (với $r = 2$ chúng có nhiều nơ-ron hơn hẳn) với các khối của backbone. Lưu ý hai giới hạn của phép đo này: backbone rất nhỏ ($C' = C/16$ chỉ từ 1 đến 4 nơ-ron), và gán cả ảnh cho một lớp làm các khác biệt bị pha loãng.
 
 # %% [markdown] lang="en"
 # Each coloured cell tells how far the gate of one channel (horizontal axis) moves from its average over the images dominated by one class (vertical axis). Compare the panels of the figure and the "between-class spread" line printed above: if a panel is almost white, the gates there do not depend on the class; if they differ, SE is turning channels up or down depending on the textures in the image. Compare the trend from `layer1` to `layer4` with Hu et al.'s observation, and the decoder's cSE blocks (with $r = 2$ they have far more neurons) with the backbone's. Two limits of this measurement: the backbone is tiny ($C' = C/16$ is only 1 to 4 neurons), and attributing a whole image to one class dilutes the differences.
@@ -469,7 +469,7 @@ print(
 #
 # - SE = nén (gộp trung bình toàn cục) → kích thích (1x1 xuống, ReLU, 1x1 lên, sigmoid) → nhân từng kênh với cổng. Cổng phụ thuộc vào nội dung ảnh.
 # - Sigmoid, không phải softmax: các kênh không phải cạnh tranh, nhiều kênh có thể cùng được giữ lại.
-# - Chi phí tham số $\approx \frac{2}{r} \sum_s N_s C_s^2$, dồn ở các giai đoạn cuối; chi phí tính toán rất nhỏ (xem bảng ở mục 3).
+# - Chi phí tham số $\approx \frac{2}{r} \sum_s N_s C_s^2$, dồn ở các tầng cuối; chi phí tính toán rất nhỏ (xem bảng ở mục 3).
 # - Gộp toàn cục phải lấy trung bình trên **cả** $H$ và $W$: `avg_pool2d(kernel_size=W)` sai khi ảnh không vuông.
 # - sSE cân lại từng điểm ảnh, scSE = cSE + sSE, hợp với bộ giải mã của mô hình phân vùng.
 # - `add_se(model, "backbone" | "decoder" | "both")` thêm SE vào mô hình có sẵn; kết quả trên dữ liệu của ta nằm trong bảng ở mục 5.
