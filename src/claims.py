@@ -8,8 +8,8 @@ global context), at a setting where the block is not degenerate (no atrous rate
 
 * ``rf_dilation`` (lesson 01; Yu & Koltun, arXiv 1511.07122): the same six 3x3
   layers, with dilation 1 everywhere (RF 39) or (1, 2, 4, 8) in the last four
-  (RF 127), on the textured ``shapes`` of lesson 01's experiment: same
-  parameters, only the receptive field differs.
+  (RF 127), on the ``outline`` data at 96 px (large discs whose class is written
+  only on their outline): same parameters, only the receptive field differs.
 * ``context_cue`` (lesson 03; DeepLabv3 arXiv 1706.05587, PSPNet arXiv
   1612.01105): a small trunk at output stride 4, then nothing, ASPP
   (``src.aspp.ASPP``, rates (2, 4, 6) on the 16x16 map) or pyramid pooling.
@@ -189,21 +189,66 @@ CLAIMS: dict[str, Claim] = {
     "rf_dilation": Claim(
         lesson="01",
         claim_vi=(
-            "Cùng sáu tầng tích chập 3x3 và cùng số tham số, mạng giãn (trường tiếp nhận 127 điểm ảnh) phân vùng "
-            "các hình của `shapes` tốt hơn mạng không giãn (trường tiếp nhận 39 điểm ảnh)."
+            "Cùng sáu tầng tích chập 3x3 và cùng số tham số, trên dữ liệu `outline` (lớp của một hình tròn lớn chỉ "
+            "được ghi trên đường viền mảnh của nó), mạng giãn (trường tiếp nhận 127 điểm ảnh) phân vùng tốt hơn mạng "
+            "không giãn (trường tiếp nhận 39 điểm ảnh, không với tới viền từ sâu bên trong hình)."
         ),
         claim_en=(
-            "With the same six 3x3 conv layers and the same parameters, the dilated net (receptive field 127 px) "
-            "segments the `shapes` data better than the undilated one (receptive field 39 px)."
+            "With the same six 3x3 conv layers and the same parameters, on the `outline` data (a large disc's class "
+            "is written only on its thin outline) the dilated net (receptive field 127 px) segments better than the "
+            "undilated one (receptive field 39 px, which cannot reach the outline from deep inside a disc)."
         ),
-        variant="shapes",
+        variant="outline",
         groups={
             "dilation 1 (RF 39)": lambda n: DilationPair(n, dilated=False),
             "dilation 1-2-4-8 (RF 127)": lambda n: DilationPair(n, dilated=True),
         },
         better="dilation 1-2-4-8 (RF 127)",
         worse="dilation 1 (RF 39)",
-        extra_config={"output_stride": 4, "atrous_rates": None, "model": "src.claims.DilationPair(width=32)"},
+        image_size=96,
+        train_count=128,
+        epochs=8,
+        batch_size=8,
+        extra_config={
+            "output_stride": 4,
+            "atrous_rates": None,
+            "dilations": {"dilation 1 (RF 39)": [1, 1, 1, 1], "dilation 1-2-4-8 (RF 127)": [1, 2, 4, 8]},
+            "feature_map": 24,
+            "model": "src.claims.DilationPair(width=32)",
+        },
+    ),
+    "loss_imbalance": Claim(
+        lesson="03",
+        claim_vi=(
+            "Trên dữ liệu `binary_small` (vài hình tròn cỏ nhỏ, chỉ vài phần trăm điểm ảnh là tiền cảnh), cùng một mạng "
+            "nhỏ huấn luyện bằng hàm mất mát Dice có IoU tiền cảnh cao hơn khi huấn luyện bằng entropy chéo nhị phân."
+        ),
+        claim_en=(
+            "On the `binary_small` data (a few small grass discs, a few per cent of the pixels are foreground), the "
+            "same small network trained with the Dice loss reaches a higher foreground IoU than with binary "
+            "cross-entropy."
+        ),
+        variant="binary_small",
+        groups={
+            "bce": lambda n: _loss_probe(n, "bce"),
+            "dice": lambda n: _loss_probe(n, "dice"),
+            "focal": lambda n: _loss_probe(n, "focal"),
+        },
+        better="dice",
+        worse="bce",
+        metric="val_foreground_iou",
+        extra_config={
+            "output_stride": 4,
+            "atrous_rates": None,
+            "feature_map": 16,
+            "losses": {
+                "bce": "src.losses.bce_with_logits",
+                "dice": "src.losses.dice_loss(smooth=1)",
+                "focal": "src.losses.focal_loss(gamma=2, alpha=None)",
+            },
+            "threshold": "logit > 0",
+            "model": "src.loss_probe.LossProbe: src.claims.ContextProbe(1, 'none', width=32), one logit",
+        },
     ),
     "context_cue": Claim(
         lesson="03",
@@ -254,7 +299,163 @@ CLAIMS: dict[str, Claim] = {
             "model": "src.claims.ContextProbe(width=32, context='se'), SEBlock reduction 4",
         },
     ),
+    "refinenet_thin": Claim(
+        lesson="05",
+        claim_vi=(
+            "Trên dữ liệu `thin` (nét mảnh 1,5-3 điểm ảnh và một đĩa lớn), với số tham số như nhau (RefineNet ít hơn 1 %), "
+            "Light-Weight RefineNet (dự đoán ở 1/4 nhờ hợp nhất đặc trưng `layer1`) có mIoU cao hơn DeepLabV3 trên "
+            "mạng xương sống giãn tới OS 8 (dự đoán ở 1/8 rồi phóng to), và tốn khoảng một nửa số FLOPs."
+        ),
+        claim_en=(
+            "On the `thin` data (strokes 1.5-3 px wide and one large disc), with the same parameter budget (RefineNet "
+            "has 1 % fewer), Light-Weight RefineNet (predicting at 1/4 by fusing `layer1` features) reaches a higher mIoU than "
+            "DeepLabV3 on a backbone dilated to OS 8 (predicting at 1/8, then upsampling), at about half the FLOPs."
+        ),
+        variant="thin",
+        groups={
+            "DeepLabV3 (OS 8)": lambda n: _deeplab_os8(n),
+            "LW-RefineNet": lambda n: _lw_refinenet(n),
+        },
+        better="LW-RefineNet",
+        worse="DeepLabV3 (OS 8)",
+        extra_config={
+            "output_stride": {"DeepLabV3 (OS 8)": 8, "LW-RefineNet": 32},
+            "prediction_stride": {"DeepLabV3 (OS 8)": 8, "LW-RefineNet": 4},
+            "atrous_rates": [1, 3, 4],
+            "feature_map": 8,
+            "budget": "matched parameters (see src.claims.refinenet_budget)",
+            "model": (
+                "src.deeplab.DeepLabV3(n, 'tiny', output_stride=8, atrous_rates=scaled_atrous_rates(8), "
+                "channels=32) vs src.refinenet.RefineNet(n, 'tiny', light=True, channels=42)"
+            ),
+        },
+    ),
+    "repvgg_se_cue": Claim(
+        lesson="08",
+        claim_vi=(
+            "Trên dữ liệu `cue`, một mạng RepVGG nhỏ có khối SE trong mỗi khối (như biến thể SE của RepVGG) đọc được "
+            "dấu ở góc ảnh: mIoU cao hơn hẳn cùng mạng không có SE."
+        ),
+        claim_en=(
+            "On the `cue` data, a small RepVGG with an SE block inside every block (as RepVGG's own SE variant) reads "
+            "the cue in the corner: clearly higher mIoU than the same network without SE."
+        ),
+        variant="cue",
+        groups={
+            "RepVGG": lambda n: _repvgg_probe(n, se=False),
+            "RepVGG + SE": lambda n: _repvgg_probe(n, se=True),
+        },
+        better="RepVGG + SE",
+        worse="RepVGG",
+        extra_config={
+            "output_stride": 4,
+            "atrous_rates": None,
+            "feature_map": 16,
+            "model": "src.repvgg_probe.RepVGGProbe(width=32, se=...), SE squeeze out_channels // 16",
+        },
+    ),
+    "deeplabv3plus_boundary": Claim(
+        lesson="08",
+        claim_vi=(
+            "Trên dữ liệu `thin`, cùng mạng xương sống ở OS 16 và cùng ASPP, bộ giải mã của DeepLabV3+ (nối tắt "
+            "`layer1` ở OS 4) cho điểm F trên biên cao hơn hẳn DeepLabV3."
+        ),
+        claim_en=(
+            "On the `thin` data, with the same backbone at OS 16 and the same ASPP, DeepLabV3+'s decoder (the "
+            "`layer1` skip at OS 4) gives a clearly higher boundary F than DeepLabV3."
+        ),
+        variant="thin",
+        groups={
+            "DeepLabV3": lambda n: _deeplab_pair(n, plus=False),
+            "DeepLabV3+": lambda n: _deeplab_pair(n, plus=True),
+        },
+        better="DeepLabV3+",
+        worse="DeepLabV3",
+        metric="val_boundary_f1",
+        extra_config={
+            "output_stride": 16,
+            "atrous_rates": [1, 2, 3],
+            "feature_map": 4,
+            "low_level": {"stage": "layer1", "stride": 4, "channels": 16},
+            "model": "src.repvgg_probe.deeplab_pair(n, plus=...): tiny, OS 16, channels=64",
+        },
+    ),
+    "deeplabv3plus_miou": Claim(
+        lesson="08",
+        claim_vi=(
+            "Trên dữ liệu `thin`, cùng mạng xương sống ở OS 16 và cùng ASPP, bộ giải mã của DeepLabV3+ (nối tắt "
+            "`layer1` ở OS 4) cho mIoU cao hơn hẳn DeepLabV3."
+        ),
+        claim_en=(
+            "On the `thin` data, with the same backbone at OS 16 and the same ASPP, DeepLabV3+'s decoder (the "
+            "`layer1` skip at OS 4) gives a clearly higher mIoU than DeepLabV3."
+        ),
+        variant="thin",
+        groups={
+            "DeepLabV3": lambda n: _deeplab_pair(n, plus=False),
+            "DeepLabV3+": lambda n: _deeplab_pair(n, plus=True),
+        },
+        better="DeepLabV3+",
+        worse="DeepLabV3",
+        extra_config={
+            "output_stride": 16,
+            "atrous_rates": [1, 2, 3],
+            "feature_map": 4,
+            "low_level": {"stage": "layer1", "stride": 4, "channels": 16},
+            "model": "src.repvgg_probe.deeplab_pair(n, plus=...): tiny, OS 16, channels=64",
+        },
+    ),
 }
+
+
+def _repvgg_probe(num_classes: int, se: bool) -> nn.Module:
+    from .repvgg_probe import RepVGGProbe  # lesson 08
+
+    return RepVGGProbe(num_classes, se=se)
+
+
+def _deeplab_pair(num_classes: int, plus: bool) -> nn.Module:
+    from .repvgg_probe import deeplab_pair  # lesson 08
+
+    return deeplab_pair(num_classes, plus)
+
+
+def _deeplab_os8(num_classes: int) -> nn.Module:
+    """Lesson 05's dilated baseline: DeepLabV3, tiny backbone at OS 8, ASPP rates scaled to the 8x8 map of 64 px."""
+    from .aspp import scaled_atrous_rates
+    from .deeplab import DeepLabV3
+
+    return DeepLabV3(num_classes, "tiny", output_stride=8, atrous_rates=scaled_atrous_rates(8), channels=32)
+
+
+def _lw_refinenet(num_classes: int) -> nn.Module:
+    """Lesson 05's Light-Weight RefineNet (arXiv 1810.03272), tiny strided backbone, 42 channels (parameter-matched)."""
+    from .refinenet import RefineNet
+
+    return RefineNet(num_classes, "tiny", light=True, channels=42)
+
+
+def refinenet_budget(num_classes: int = 3, image_size: int = 64) -> dict[str, dict[str, int]]:
+    """Parameters and forward FLOPs (batch 1, ``src.profiling.count_flops``) of the two ``refinenet_thin`` models."""
+    from .profiling import count_flops
+
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise bad_argument("refinenet_budget", "num_classes", "một số nguyên >= 1", "an integer >= 1", num_classes)
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 64 or image_size % 32:
+        raise bad_argument("refinenet_budget", "image_size", "bội của 32, >= 64", "a multiple of 32, >= 64", image_size)
+    x = torch.zeros(1, 3, image_size, image_size)
+    out = {}
+    for name, build in (("DeepLabV3 (OS 8)", _deeplab_os8), ("LW-RefineNet", _lw_refinenet)):
+        model = build(num_classes).eval()
+        out[name] = {"params": sum(p.numel() for p in model.parameters()), "flops": int(count_flops(model, x))}
+    return out
+
+
+def _loss_probe(num_classes: int, loss: str) -> nn.Module:
+    """Lesson 03's loss comparison (``src.loss_probe.LossProbe``), imported lazily."""
+    from .loss_probe import LossProbe
+
+    return LossProbe(num_classes, loss)
 
 
 def full_protocol() -> bool:
@@ -314,8 +515,13 @@ def run(
                 generator.manual_seed(seed)  # the data order depends on the seed too
             history = fit(
                 model, train_loader, val_loader, epochs=epochs, lr=claim.lr, device=device,
-                progress_bar=progress_bar, description=group,
+                loss_fn=getattr(model, "loss_fn", None), progress_bar=progress_bar, description=group,
             )  # fmt: skip
-        results[group] = float(history.final[claim.metric])
+        if claim.metric == "val_foreground_iou":  # lesson 03's losses (src.loss_probe)
+            from .loss_probe import foreground_iou
+
+            results[group] = float(foreground_iou(model, val_loader))
+        else:
+            results[group] = float(history.final[claim.metric])
         trained[group] = model
     return (results, trained, val_loader) if return_models else results
