@@ -162,6 +162,22 @@ def missing_terms(vi: str, en: str, rows: list[tuple[str, list[str], list[str]]]
     return missing
 
 
+def glossed_another_way(vi: str, rows: list[tuple[str, list[str], list[str]]]) -> list[str]:
+    """A glossary term glossed in italics after a Vietnamese word that is not the glossary's form.
+
+    "dòng thác (*cascade*)" is flagged (the glossary says "xếp tầng"); "trường tiếp nhận (*receptive field*, RF)"
+    is not.
+    """
+    forms = {english.lower(): vietnamese for english, vietnamese, _ in rows}
+    found = []
+    for match in re.finditer(r"\(\*([^*\n]+)\*", vi):
+        before = vi[max(0, match.start() - 60) : match.start()].lower()
+        for term in re.split(r"\s*/\s*|,\s*", match.group(1).lower()):
+            if term.strip() in forms and not any(f.lower() in before for f in forms[term.strip()]):
+                found.append(f"{before[-30:].strip()} (*{term.strip()}*): use {' / '.join(forms[term.strip()])}")
+    return found
+
+
 def false_friends(vi: str, en: str) -> list[str]:
     """A Vietnamese word used in a cell whose English twin does not name the concept it belongs to."""
     prose = without_code_and_links(vi)
@@ -271,6 +287,9 @@ def test_glossary_rules_catch_a_term_translated_another_way():
     assert not avoided_forms("lôi cuốn, lốm đốm", rows)  # whole words only
     assert missing_terms("Toàn mạng là một dòng thác.", "The whole network is a cascade.", rows)
     assert not missing_terms("Toàn mạng là một chuỗi xếp tầng.", "The whole network is a cascade.", rows)
+    assert glossed_another_way("Toàn mạng là một dòng thác (*cascade*).", rows)
+    assert glossed_another_way("vùng cảm nhận (*receptive field*)", rows)
+    assert not glossed_another_way("trường tiếp nhận (*receptive field*, RF); chuỗi xếp tầng (*cascade*)", rows)
     assert false_friends("đặc trưng thô được tinh chỉnh", "the coarse features are refined")
     assert not false_friends("tinh chỉnh toàn mạng", "the whole network is fine-tuned")
 
@@ -307,5 +326,7 @@ def test_vietnamese_lessons_use_the_glossary_terms(source):
     assert not missing, f"{source.name}: the English text uses these terms but the Vietnamese one lacks them: {missing}"
     avoided = avoided_forms(vi, rows)
     assert not avoided, f"{source.name}: avoided translations found: {avoided}"
+    glossed = [f"{source.name}:{line}: {x}" for line, v, _ in pairs for x in glossed_another_way(v, rows)]
+    assert not glossed, glossed
     friends = [f"{source.name}:{line}: {x}" for line, v, e in pairs for x in false_friends(v, e)]
     assert not friends, friends
