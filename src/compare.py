@@ -43,6 +43,7 @@ from .registry import CapstoneEntry, discover_capstone, register_core
 
 __all__ = [
     "MOSAIC_CRF",
+    "PROTOCOLS",
     "Result",
     "architectures",
     "as_table",
@@ -69,6 +70,14 @@ MOSAIC_CRF = {
     "theta_beta": 13.0,
     "gaussian_weight": 3.0,
     "theta_gamma": 3.0,
+}
+
+
+#: the recorded protocol (experiments/capstone.py, 5 seeds) and the lesson's live one (one seed, < 30 s on
+#: two idle cores; sized so that 5 seeds of both fit a shared 2-core machine); both at 64 px and output stride 8: an 8x8 map, where ASPP's rates (2, 4, 6) fit
+PROTOCOLS = {
+    "full": {"variant": "mosaic", "size": 64, "epochs": 5, "train_count": 160, "val_count": 48},
+    "live": {"variant": "mosaic", "size": 64, "epochs": 3, "train_count": 80, "val_count": 32},
 }
 
 
