@@ -106,6 +106,13 @@ def decimal_points(text: str) -> list[str]:
     return [m.group(0) for m in re.finditer(r"(?<![\w.{])\d+\.\d+(?![\w.])", text)]
 
 
+def new_style_tone_marks(text: str) -> list[str]:
+    """Open syllables with the tone mark on the first vowel ("hóa", "khóa", "tùy"): the course writes the
+    traditional "hoá", "khoá", "tuỳ" everywhere (GLOSSARY conventions)."""
+    text = without_code_and_links(text)
+    return re.findall(r"\w*(?:[óòỏõọ][ae]|[úùủũụ]y)(?!\w)", text, flags=re.IGNORECASE)
+
+
 def english_sentences(text: str) -> list[str]:
     """Sentences of a Vietnamese cell written in English only (6+ words, 2+ English function words)."""
     text = without_italics_and_quotes(without_math(without_code_and_links(without_references(text))))
@@ -249,6 +256,8 @@ def test_the_course_decisions_are_in_the_glossary():
         (decimal_points, "ngưỡng 0.5 khi có"),
         (english_sentences, "Mô hình học nhanh. The model learns the texture of each region quickly."),
         (english_sentences, "| the price of dilation is in the table |"),
+        (new_style_tone_marks, "chuẩn hóa softmax"),
+        (new_style_tone_marks, "khóa học, tùy theo"),
     ],
 )
 def test_a_rule_catches_its_bad_example(rule, bad):
@@ -272,6 +281,7 @@ def test_a_rule_catches_its_bad_example(rule, bad):
             "## Tài liệu tham khảo\n- L.-C. Chen, G. Papandreou, F. Schroff, H. Adam. The title of the paper.",
         ),
         (english_sentences, "Tên cột `boundary F`: điểm F trên biên."),
+        (new_style_tone_marks, "chuẩn hoá, khoá học, tuỳ theo, toàn bộ, hoàn toàn, đoán, quý"),
     ],
 )
 def test_a_rule_leaves_good_text_alone(rule, good):
@@ -313,6 +323,7 @@ def test_vietnamese_cells_follow_the_language_rules(source):
         problems += [f"{source.name}:{line}: 'et al.' (write 'và cộng sự'): {x!r}" for x in et_al(vi)]
         problems += [f"{source.name}:{line}: decimal point (write a comma): {x!r}" for x in decimal_points(vi)]
         problems += [f"{source.name}:{line}: English-only sentence: {x[:80]!r}" for x in english_sentences(vi)]
+        problems += [f"{source.name}:{line}: tone mark (write hoá, khoá, tuỳ): {x!r}" for x in new_style_tone_marks(vi)]
     assert not problems, "\n".join(problems)
 
 
