@@ -548,38 +548,45 @@ else:
     )
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(8.5, 3.4))
+parts = [(tr("giao thức đầy đủ", "full protocol"), crf_rec.data)]
+if scale != 1.0:
+    parts.append((tr("cỡ chạy trực tiếp", "live size"), crf_rec.data["live"]))
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.8))
 for ax, (metric, label) in zip(axes, METRICS.items()):
-    values = recorded(metric, crf_rec.data)
-    means = [statistics.fmean(values[g]) for g in GROUPS]
-    stds = [statistics.stdev(values[g]) for g in GROUPS]
-    ax.bar([0, 1], means, yerr=stds, capsize=5, width=0.55, color=["0.8", "C0"],
-           label=tr("đã ghi: trung bình ± độ lệch chuẩn", "recorded: mean ± std"))  # fmt: skip
-    for k, (a, b) in enumerate(zip(values[crf_gain.BEFORE], values[crf_gain.AFTER])):
-        ax.plot([0, 1], [a, b], color="k", lw=0.8, marker="o", ms=3,
-                label=tr("một hạt giống", "one seed") if k == 0 else None)  # fmt: skip
-    ax.plot([0, 1], [live[metric][g] for g in GROUPS], "D", mfc="none", mec="C3", mew=1.5, ms=8,
-            label=tr("chạy trực tiếp", "live run") + ("" if scale == 1.0 else tr(" (nhỏ hơn)", " (smaller)")))  # fmt: skip
-    t = crf_rec.t if metric == "val_boundary_f1" else miou["t"]
-    ax.set_xticks([0, 1], list(GROUPS.values()))
-    ax.set_ylim(0, 1.35 * max(max(v) for v in values.values()))
-    ax.set_title(f"{label}: Welch t = {record.format_number(t, 1)}", fontsize=10)
+    ticks, top = [], 0.0
+    for j, (part_name, part) in enumerate(parts):
+        values, x = recorded(metric, part), [3 * j, 3 * j + 1]
+        means = [statistics.fmean(values[g]) for g in GROUPS]
+        stds = [statistics.stdev(values[g]) for g in GROUPS]
+        ax.bar(x, means, yerr=stds, capsize=4, width=0.6, color=["0.8", "C0"], alpha=1.0 if j == 0 else 0.5,
+               label=tr("đã ghi: trung bình ± độ lệch chuẩn", "recorded: mean ± std") if j == 0 else None)  # fmt: skip
+        for k, (a, b) in enumerate(zip(values[crf_gain.BEFORE], values[crf_gain.AFTER])):
+            ax.plot(x, [a, b], color="k", lw=0.8, marker="o", ms=3,
+                    label=tr("một hạt giống đã ghi", "one recorded seed") if j == k == 0 else None)  # fmt: skip
+        t = record.welch_t(values[crf_gain.AFTER], values[crf_gain.BEFORE])
+        ax.annotate(f"{part_name}\nWelch t = {record.format_number(t, 1)}", (3 * j + 0.5, -0.2),
+                    xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8)  # fmt: skip
+        ticks += x
+        top = max(top, max(max(v) for v in values.values()))
+    ax.plot(ticks[-2:], [live[metric][g] for g in GROUPS], "D", mfc="none", mec="C3", mew=1.5, ms=8,
+            label=tr("chạy trực tiếp (hạt giống 0)", "live run (seed 0)"))  # fmt: skip
+    ax.set_xticks(ticks, [tr("trước", "before"), tr("sau", "after")] * len(parts), fontsize=8)
+    ax.set_ylim(0, 1.4 * top)
+    ax.set_title(label, fontsize=10)
 axes[0].set_ylabel(tr("giá trị trên tập kiểm định", "validation value"))
 axes[0].legend(fontsize=7, loc="upper left")
 fig.suptitle(
-    tr(f"DeepLabV3 thô (OS 16) trước / sau CRF, {len(crf_rec.data['seeds'])} hạt giống",
-       f"coarse DeepLabV3 (OS 16) before / after the CRF, {len(crf_rec.data['seeds'])} seeds"),
-    fontsize=10,
-)  # fmt: skip
+    tr("DeepLabV3 thô (OS 16) trước / sau CRF", "coarse DeepLabV3 (OS 16) before / after the CRF"), fontsize=10
+)
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
-# Hình trên: mỗi cột là trung bình qua các hạt giống đã ghi (thanh lỗi: một độ lệch chuẩn), mỗi đường nối một hạt giống trước và sau CRF, hình thoi đỏ là lần chạy trực tiếp. Hai đồ thị con có thang đo riêng, cả hai bắt đầu từ 0. Kết luận cho từng độ đo là các dòng "Welch t" in ở trên, đọc từ bản ghi.
+# Hình trên: mỗi cột là trung bình qua các hạt giống đã ghi (thanh lỗi: một độ lệch chuẩn), mỗi đường nối một hạt giống trước và sau CRF; cặp cột bên trái là giao thức đầy đủ, cặp nhạt bên phải (khi chạy trên CPU) là các lần chạy đã ghi cùng cỡ với lần chạy trực tiếp, và hình thoi đỏ là lần chạy trực tiếp. Hai đồ thị con có thang đo riêng, cả hai bắt đầu từ 0. Kết luận cho từng độ đo là các dòng "Welch t" in ở trên, đọc từ bản ghi.
 #
 # CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên được cải thiện rõ hơn mIoU: CRF chỉ dời hay xoá vài điểm ảnh quanh các đường biên, nhưng không sửa được một vùng mà mạng đã gán sai lớp hoàn toàn. Phần tăng của điểm F trên biên đến từ đâu? Điểm F là trung bình điều hoà của **độ chính xác** (*precision*: tỉ lệ điểm biên dự đoán nằm gần một biên thật) và **độ thu hồi** (*recall*: tỉ lệ điểm biên thật có một biên dự đoán ở gần). Ô dưới tách hai phần đó cho lần chạy trực tiếp và vẽ vài ảnh kiểm định.
 
 # %% [markdown] lang="en"
-# The figure above: each bar is the mean over the recorded seeds (error bar: one standard deviation), each line joins one seed before and after the CRF, the red diamond is the live run. The two panels have their own scales, both starting at 0. The verdict for each metric is the "Welch t" lines printed above, read from the record.
+# The figure above: each bar is the mean over the recorded seeds (error bar: one standard deviation), each line joins one seed before and after the CRF; the left pair of bars is the full protocol, the pale right pair (on a CPU) the recorded runs of the live run's size, and the red diamonds are the live run. The two panels have their own scales, both starting at 0. The verdict for each metric is the "Welch t" lines printed above, read from the record.
 #
 # The CRF learns nothing new, it only reuses the original image, so what we expect is that boundaries improve more clearly than mIoU: the CRF only moves or removes a few pixels around the boundaries, and cannot fix a region the network labelled entirely wrong. Where does the boundary-F gain come from? The F-score is the harmonic mean of **precision** (the share of predicted boundary pixels near a true boundary) and **recall** (the share of true boundary pixels with a predicted boundary nearby). The cell below separates the two for the live run and draws a few validation images.
 
