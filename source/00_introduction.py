@@ -177,7 +177,7 @@ result = checks.check_iou_from_confusion(my_iou)
 # |---|---|---|
 # | `mosaic` | loại vân (5 lớp) | hầu hết các bài |
 # | `shapes` | **hình dạng** của vùng (nền, tròn, vuông, tam giác); hình sáng hơn nền, vân chọn ngẫu nhiên | bài 01–03: cần ngữ cảnh rộng |
-# | `binary` | cỏ hay không (1 logit, sigmoid) | bài 03: entropy chéo nhị phân |
+# | `binary` | cỏ hay không (1 logit, sigmoid) | bài toán nhị phân mẫu; bài 03 huấn luyện các hàm mất mát trên `binary_small`, một biến thể lệch hơn |
 #
 # Các bài sau còn dùng vài biến thể dựng riêng cho một thí nghiệm, ví dụ `cue`, nơi lớp của các hình tròn chỉ đọc được từ một ô màu ở góc ảnh (bài 03, 06). Danh sách đầy đủ (`src.data.VARIANTS`), nguồn ảnh, giấy phép và cách dựng: `data/README.md`.
 
@@ -190,7 +190,7 @@ result = checks.check_iou_from_confusion(my_iou)
 # |---|---|---|
 # | `mosaic` | the texture (5 classes) | most lessons |
 # | `shapes` | the region's **shape** (background, circle, square, triangle); shapes brighter than the background, random textures | lessons 01–03: needs wide context |
-# | `binary` | grass or not (one logit, sigmoid) | lesson 03: binary cross-entropy |
+# | `binary` | grass or not (one logit, sigmoid) | the sample binary task; lesson 03 trains its losses on `binary_small`, a more skewed variant |
 #
 # Later lessons also use a few variants built for one experiment each, e.g. `cue`, where the class of the discs can only be read from a coloured square in a corner (lessons 03, 06). The full list (`src.data.VARIANTS`), sources, licences and how it is built: `data/README.md`.
 
