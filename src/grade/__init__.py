@@ -79,6 +79,8 @@ class GradeResult:
     detail: dict[str, str] = field(default_factory=dict)  # exercise -> failing hidden case / flag reason
     hints: dict[str, str] = field(default_factory=dict)  # exercise -> hint (current language)
     isolation: str = ""
+    #: seconds per phase of the run(s): startup, cells, harness, shutdown (and "retry" when re-run)
+    timing: dict[str, float] = field(default_factory=dict)
 
     @property
     def passed(self) -> int:
@@ -322,9 +324,11 @@ def grade_notebook(
             result.reasons.append(_run.stop_reason(retry, numbers, timeout_per_cell))
         run.answer = retry.answer
         run.leftovers += retry.leftovers
+        run.timing["retry"] = retry.seconds + sum(v for k, v in retry.timing.items() if k == "shutdown")
     elif run.stopped is not None:
         result.reasons.append(_run.stop_reason(run, numbers, timeout_per_cell))
     result.seconds = time.perf_counter() - start
+    result.timing = {k: round(v, 3) for k, v in run.timing.items()}
     if run.errors:
         listed = ", ".join(f"{numbers[i]} ({name})" for i, name in run.errors[:5])
         result.reasons.append(tr(f"ô báo lỗi: {listed}", f"cells that raised: {listed}"))

@@ -30,6 +30,10 @@ class Run:
     output_dropped: bool = False
     seconds: float = 0.0
     leftovers: int = 0  # processes still carrying the token after the kernel was shut down
+    #: where the time went (seconds): "startup" (sandbox + kernel start, until the first cell starts),
+    #: "cells" (the notebook's own cells), "harness" (the hidden cases, then the kernel's shutdown),
+    #: "shutdown" (killing what is left, removing the private folder)
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 def _client_class() -> type:
@@ -103,12 +107,17 @@ def execute(
     manager = _sandbox.kernel_manager_class(argv, _sandbox.kernel_env(box, token), pids, box / "ipc" / "k.json")
     current = {"index": -1}
     harness_index = len(cells)
+    marks: dict[str, float] = {}
 
     def on_cell_start(cell: Any, cell_index: int) -> None:
         current["index"] = cell_index
+        marks.setdefault("first_cell", time.perf_counter())
+        if cell_index == harness_index:
+            marks["harness"] = time.perf_counter()
 
-    def timeout_of(cell: Any) -> int:
-        return int(max(1, round(harness_timeout if current["index"] == harness_index else timeout_per_cell)))
+    def timeout_of(cell: Any) -> float:
+        # nbclient takes a float deadline: a fractional --timeout-per-cell (2.5) is kept as it is, not rounded
+        return float(harness_timeout if current["index"] == harness_index else timeout_per_cell)
 
     client = _client_class()(
         notebook,
@@ -134,9 +143,18 @@ def execute(
         run.stopped, run.stopped_at = "error", current["index"]
         run.message = f"{type(exc).__name__}: {str(exc)[:200]}"
     finally:
-        run.seconds = time.perf_counter() - start
+        end = time.perf_counter()
+        run.seconds = end - start
         run.leftovers = _sandbox.kill_everything(pids[0] if pids else None, token)
         shutil.rmtree(box, ignore_errors=True)
+        first = marks.get("first_cell", end)
+        harness = marks.get("harness", end)
+        run.timing = {
+            "startup": first - start,
+            "cells": harness - first,
+            "harness": end - harness,
+            "shutdown": time.perf_counter() - end,
+        }
     run.output_dropped = client.dropped
     for index, cell in enumerate(notebook.cells[:harness_index]):
         for output in cell.get("outputs", []):
