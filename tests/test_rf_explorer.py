@@ -215,3 +215,76 @@ def test_export_command_line(tmp_path, capsys: pytest.CaptureFixture[str]) -> No
     assert "layer4" in capsys.readouterr().err  # the message lists the valid layers
     with pytest.raises(ValueError, match="grid"):
         rf.export_page("resnet18", "layer2", "astronaut", out, size=48, grid=0)
+
+
+# ----------------------------------------------------------------------------- random vs trained ERF
+
+
+@pytest.fixture
+def fake_fcn_checkpoint(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    """A checkpoint of the capstone's FCN whose weights differ from the random ones (as training makes them)."""
+    from src import compare
+    from src.receptive_field import zoo
+
+    with src._rng.seeded(1):
+        model = compare.build_model("fcn", 5)
+        for p in model.parameters():
+            p.data.mul_(torch.linspace(0.2, 3.0, p.numel()).view_as(p))
+    compare.save_checkpoint(model, "fcn", "fcn", 5, folder=tmp_path)
+    index = json.loads((tmp_path / "checkpoints.json").read_text())["checkpoints"]
+    real_load = compare.load_checkpoint
+    monkeypatch.setattr(compare, "available_checkpoints", lambda: index)
+    monkeypatch.setattr(compare, "load_checkpoint", lambda name: real_load(name, tmp_path))
+    for key in ("fcn", "fcn:trained"):
+        monkeypatch.delitem(zoo._BUILT, key, raising=False)
+    yield model
+    for key in ("fcn", "fcn:trained"):
+        zoo._BUILT.pop(key, None)
+
+
+def test_trained_erf_beside_the_random_one(fake_fcn_checkpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert rf.zoo.has_trained("fcn") and not rf.zoo.has_trained("resnet18") and not rf.zoo.has_trained(3)
+    state = rf.ExplorerState("fcn", "chelsea", size=64)
+    assert state.trained and state.state["trained"]
+    random_erf, trained_erf = state.erf(), state.erf_trained()
+    assert trained_erf.shape == random_erf.shape == state.input_size
+    assert float(trained_erf.max()) == pytest.approx(1.0) and not torch.allclose(random_erf, trained_erf)
+    trained = rf.zoo.trained_model("fcn")
+    assert any(not torch.equal(a, b) for a, b in zip(trained.state_dict().values(), state.model.state_dict().values()))
+    monkeypatch.setenv("SRC_NO_WIDGETS", "1")
+    fig = rf.explorer(model="fcn", image="chelsea", size=64)
+    assert len(fig.axes) == 3 and fig.explorer_state["trained"]
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_widget_shows_the_trained_erf_only_when_a_checkpoint_ships(fake_fcn_checkpoint) -> None:
+    pytest.importorskip("anywidget")
+    from src.receptive_field.widget import _Explorer
+
+    ui = _Explorer(rf.ExplorerState("fcn", "chelsea", size=64))
+    assert ui.panel.erf_trained.startswith("data:image/png") and all(ui.panel.labels)
+    before = ui.panel.erf_trained
+    ui.panel.click = [2.0, 60.0, 1]
+    assert ui.panel.erf_trained != before  # follows the click like the random one
+    ui.model_pick.value = "resnet18"
+    assert ui.panel.erf_trained == "" and ui.panel.labels == ["", ""]
+
+
+def test_trained_model_without_a_checkpoint_names_those_with_one() -> None:
+    with pytest.raises(ValueError, match=r"trained|huấn luyện"):
+        rf.zoo.trained_model("resnet18")
+
+
+@pytest.mark.parametrize("name", rf.zoo.COURSE_MODELS)
+def test_course_models_open_in_the_explorer(name: str) -> None:
+    """The course's models trace (their encoder): a layer list, a box, an ERF (they did not, unnoticed, once)."""
+    state = rf.ExplorerState(name, "coffee", size=64)
+    assert len(state.layers) >= 4 and state.layer in state.layers
+    t, left, b, right = state.box
+    assert 0 <= t <= b < 64 and 0 <= left <= right < 64
+    assert state.erf().shape == state.input_size

@@ -30,12 +30,14 @@ from .zoo import (
     MODELS,
     PHOTOS,
     default_layer,
+    has_trained,
     layer_erf,
     layer_report,
     load_photo,
     model_layers,
     resolve_model,
     to_input,
+    trained_model,
     unit_at,
 )
 
@@ -75,6 +77,7 @@ class ExplorerState:
         oh, ow = self.report.output_size
         self.unit = (oh // 2, ow // 2)
         self._erf: tuple[tuple[int, int], torch.Tensor] | None = None
+        self._erf_trained: tuple[tuple[int, int], torch.Tensor] | None = None
 
     def set_image(self, image: Any) -> None:
         self.photo = load_photo(image, self.size_arg)
@@ -111,6 +114,20 @@ class ExplorerState:
             self._erf = (self.unit, value)
         return self._erf[1]
 
+    @property
+    def trained(self) -> bool:
+        """True when the model is a course model with a shipped trained checkpoint (random vs trained ERF)."""
+        return has_trained(self.model_name) if isinstance(self.model_name, str) else False
+
+    def erf_trained(self) -> torch.Tensor | None:
+        """The ERF of the same unit in the *trained* network (lesson 07's checkpoint); None without one."""
+        if not self.trained:
+            return None
+        if self._erf_trained is None or self._erf_trained[0] != self.unit:
+            value = layer_erf(trained_model(self.model_name), to_input(self.photo), self.layer, [self.unit])[0]
+            self._erf_trained = (self.unit, value)
+        return self._erf_trained[1]
+
     def table(self):
         return self.report.table()
 
@@ -126,6 +143,7 @@ class ExplorerState:
             "box_full": list(self.box_full),
             "rf": self.report.size,
             "jump": self.report.stride,
+            "trained": self.trained,
         }
 
     def grid(self) -> dict[str, Any]:
@@ -148,11 +166,14 @@ class ExplorerState:
         from matplotlib.patches import Rectangle
 
         h, w = self.input_size
-        fig, axes = plt.subplots(1, 2, figsize=(8, 4.2 * h / w + 0.4))
+        trained = self.erf_trained()
+        panels = 2 if trained is None else 3
+        fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 4.2 * h / w + 0.4))
         erf = self.erf()
         axes[0].imshow(self.photo)
-        axes[1].imshow(self.photo.mean(-1), cmap="gray", alpha=0.6)
-        axes[1].imshow(erf.sqrt(), cmap="inferno", alpha=0.7)
+        for ax, value in zip(axes[1:], [erf] if trained is None else [erf, trained]):
+            ax.imshow(self.photo.mean(-1), cmap="gray", alpha=0.6)
+            ax.imshow(value.sqrt(), cmap="inferno", alpha=0.7)
         g = self.grid()
         ys = g["start"][0] + g["jump"][0] * np.arange(g["out"][0])
         xs = g["start"][1] + g["jump"][1] * np.arange(g["out"][1])
@@ -172,7 +193,11 @@ class ExplorerState:
             ax.set_ylim(h - 0.5, -0.5)
             ax.set_axis_off()
         axes[0].set_title(tr("RF lý thuyết và lưới bước nhảy", "theoretical RF and the jump grid"), fontsize=9)
-        axes[1].set_title(tr("RF hiệu dụng (ERF) trên ảnh này", "effective RF (ERF) on this photo"), fontsize=9)
+        if trained is None:
+            axes[1].set_title(tr("RF hiệu dụng (ERF) trên ảnh này", "effective RF (ERF) on this photo"), fontsize=9)
+        else:
+            axes[1].set_title(tr("ERF, trọng số ngẫu nhiên", "ERF, random weights"), fontsize=9)
+            axes[2].set_title(tr("ERF, đã huấn luyện (bài 07)", "ERF, trained (lesson 07)"), fontsize=9)
         fig.suptitle(self.caption().replace("`", ""), fontsize=8)
         fig.tight_layout()
         return fig
@@ -198,6 +223,8 @@ class _Explorer:
             grid = t.Dict({}).tag(sync=True)
             erf = t.Unicode("").tag(sync=True)
             erf_unit = t.List([0, 0]).tag(sync=True)
+            erf_trained = t.Unicode("").tag(sync=True)
+            labels = t.List(["", ""]).tag(sync=True)
             busy = t.Bool(False).tag(sync=True)
             projector = t.Bool(False).tag(sync=True)
             click = t.List([]).tag(sync=True)
@@ -325,6 +352,9 @@ class _Explorer:
         rows = s.table().to_html(index=False, border=0)
         self.table.value = f"<div style='max-height:16em;overflow:auto;font-size:0.8em'>{rows}</div>"
         p.erf = erf_png(s.erf(), long_side=max(s.input_size))  # lazily: after the box has moved
+        trained = s.erf_trained()  # random vs trained, side by side, when lesson 07's checkpoint ships
+        p.erf_trained = "" if trained is None else erf_png(trained, long_side=max(s.input_size))
+        p.labels = [tr("ngẫu nhiên", "random"), tr("đã huấn luyện", "trained")] if trained is not None else ["", ""]
         p.erf_unit = list(s.unit)
 
 

@@ -29,10 +29,12 @@ __all__ = [
     "PHOTOS",
     "build_model",
     "clear_trace_cache",
+    "has_trained",
     "load_photo",
     "model_layers",
     "trace",
     "trace_cache_info",
+    "trained_model",
     "unit_at",
 ]
 
@@ -55,7 +57,39 @@ MAIN_LAYERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _checkpoint(name: str) -> tuple[str, dict[str, Any]] | None:
+    """``(file name, entry)`` of the shipped capstone checkpoint of course model ``name`` (without SE), if any."""
+    if name not in COURSE_MODELS:
+        return None
+    from ..compare import available_checkpoints
+
+    for key, entry in available_checkpoints().items():
+        if entry.get("arch") == name and not entry.get("se", False):
+            return key, entry
+    return None
+
+
+def has_trained(name: str) -> bool:
+    """True when a trained checkpoint of course model ``name`` ships with the package (random vs trained ERF)."""
+    return isinstance(name, str) and _checkpoint(name) is not None
+
+
 def _course_model(name: str) -> nn.Module:
+    """The encoder (``.backbone``) of course model ``name``: the part the explorer traces.
+
+    Its decoder upsamples to the input's size with ``F.interpolate`` and checks shapes in Python, which
+    the fx-based tracer does not follow; the backbone's stages carry the receptive field the decoder reads.
+    """
+    return _course_full(name).backbone
+
+
+def _course_full(name: str) -> nn.Module:
+    found = _checkpoint(name)
+    if found is not None:  # the checkpoint's architecture, random weights: the same network before training
+        from ..compare import build_model as build_capstone
+
+        entry = found[1]
+        return build_capstone(entry["arch"], entry["num_classes"], entry["se"], entry["output_stride"])
     if name == "fcn":
         from ..models import FCN
 
@@ -94,6 +128,28 @@ def build_model(name: str) -> nn.Module:
                 model = _course_model(name)
         _BUILT[name] = model.eval()
     return _BUILT[name]
+
+
+def trained_model(name: str) -> nn.Module:
+    """Course model ``name``'s encoder with its trained weights (the capstone's seed-0 checkpoint), eval mode.
+
+    The weights are the capstone experiment's (lesson 07, ``src.compare.load_checkpoint``, sha256 checked):
+    the explorer shows its ERF beside the random network's (Luo et al., arXiv 1605.04876, compare the
+    ERF before and after training). A model without a shipped checkpoint raises a ValueError naming those that have one.
+    """
+    found = _checkpoint(name) if isinstance(name, str) else None
+    if found is None:
+        have = [m for m in COURSE_MODELS if _checkpoint(m) is not None]
+        raise bad_argument(
+            "trained_model", "model", f"một mô hình có trọng số đã huấn luyện: {have}",
+            f"a model with trained weights: {have}", name,
+        )  # fmt: skip
+    key = f"{name}:trained"
+    if key not in _BUILT:
+        from ..compare import load_checkpoint
+
+        _BUILT[key] = load_checkpoint(found[0]).backbone.eval()  # the traced part, as for the random one
+    return _BUILT[key]
 
 
 def resolve_model(model: str | nn.Module) -> tuple[str, nn.Module]:

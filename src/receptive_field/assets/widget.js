@@ -6,9 +6,12 @@ function render({ model, el }) {
     '<svg data-role="rf-grid" preserveAspectRatio="none"></svg>' +
     '<div data-role="rf-box-full" class="rfx-box rfx-full"></div><div data-role="rf-box" class="rfx-box"></div></div>' +
     '<div class="rfx-stage rfx-dim"><img class="rfx-under" alt=""><img data-role="rf-erf" class="rfx-heat" alt="ERF">' +
-    '<div class="rfx-spin" data-role="rf-busy"></div></div></div>';
+    '<div class="rfx-spin" data-role="rf-busy"></div><span class="rfx-label"></span></div>' +
+    '<div class="rfx-stage rfx-dim" data-role="rf-trained-stage"><img class="rfx-under" alt="">' +
+    '<img data-role="rf-erf-trained" class="rfx-heat" alt="ERF (trained)"><span class="rfx-label"></span></div></div>';
   const q = (r) => el.querySelector('[data-role="' + r + '"]');
-  const photo = q("rf-photo"), under = el.querySelector(".rfx-under"), heat = q("rf-erf");
+  const photo = q("rf-photo"), unders = el.querySelectorAll(".rfx-under"), heat = q("rf-erf");
+  const heat2 = q("rf-erf-trained"), stage2 = q("rf-trained-stage"), labels = el.querySelectorAll(".rfx-label");
   const boxEl = q("rf-box"), fullEl = q("rf-box-full"), grid = q("rf-grid"), spin = q("rf-busy");
   let timer = null;
   function place(node, b, H, W) {
@@ -19,7 +22,7 @@ function render({ model, el }) {
   }
   function sync() {
     const [H, W] = model.get("size"), b = model.get("box"), f = model.get("box_full"), g = model.get("grid");
-    if (photo.getAttribute("src") !== model.get("photo")) { photo.src = model.get("photo"); under.src = model.get("photo"); }
+    if (photo.getAttribute("src") !== model.get("photo")) { photo.src = model.get("photo"); unders.forEach((u) => { u.src = model.get("photo"); }); }
     photo.dataset.size = H + "," + W; photo.dataset.unit = model.get("unit").join(",");
     photo.dataset.layer = model.get("layer");
     boxEl.dataset.box = b.join(","); fullEl.dataset.box = f.join(",");
@@ -37,6 +40,10 @@ function render({ model, el }) {
     grid.innerHTML = '<g fill="#fff" fill-opacity="0.55">' + dots + "</g>";
     if (model.get("erf")) { heat.src = model.get("erf"); heat.style.display = "block"; } else { heat.style.display = "none"; }
     heat.dataset.unit = model.get("erf_unit").join(",");
+    const trained = model.get("erf_trained"), names = model.get("labels");  // random vs trained, when shipped
+    stage2.style.display = trained ? "inline-block" : "none";
+    if (trained) { heat2.src = trained; heat2.dataset.unit = heat.dataset.unit; }
+    labels.forEach((node, i) => { node.textContent = trained ? names[i] : ""; });
     el.classList.toggle("rfx-projector", model.get("projector"));
   }
   function busy() {
@@ -51,7 +58,7 @@ function render({ model, el }) {
     model.set("click", [y, x, Date.now()]);
     model.save_changes();
   });
-  for (const name of ["photo", "size", "unit", "box", "box_full", "grid", "erf", "erf_unit", "projector", "layer"]) {
+  for (const name of ["photo", "size", "unit", "box", "box_full", "grid", "erf", "erf_unit", "erf_trained", "labels", "projector", "layer"]) {
     model.on("change:" + name, sync);
   }
   model.on("change:busy", busy);
