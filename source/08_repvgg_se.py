@@ -62,7 +62,7 @@ print(device)
 #
 # $$y = \mathrm{ReLU}\big(\mathrm{BN}_3(W_3 * x) + \mathrm{BN}_1(W_1 * x) + \mathrm{BN}_0(x)\big),$$
 #
-# (nhánh đồng nhất $\mathrm{BN}_0$ chỉ có khi số kênh vào bằng số kênh ra và bước nhảy là 1). Mọi thứ bên trong ReLU đều **tuyến tính** theo $x$ khi BN ở chế độ eval, nên có thể viết lại thành **một** tích chập 3x3 $W' * x + b'$. Đó là tái tham số hoá cấu trúc: cấu trúc lúc huấn luyện và lúc triển khai khác nhau, hàm số thì giống hệt.
+# (nhánh đồng nhất $\mathrm{BN}_0$ chỉ có khi số kênh vào bằng số kênh ra và bước trượt là 1). Mọi thứ bên trong ReLU đều **tuyến tính** theo $x$ khi BN ở chế độ eval, nên có thể viết lại thành **một** tích chập 3x3 $W' * x + b'$. Đó là tái tham số hoá cấu trúc: cấu trúc lúc huấn luyện và lúc triển khai khác nhau, hàm số thì giống hệt.
 #
 # **Gộp BN vào tích chập.** Ở chế độ eval, với $z = W * x$ (không bias), kênh ra $o$ của BN là $\gamma_o \frac{z_o - \mu_o}{\sqrt{\sigma_o^2 + \epsilon}} + \beta_o$. Đặt $s_o = \gamma_o / \sqrt{\sigma_o^2 + \epsilon}$:
 #
@@ -94,7 +94,7 @@ print(device)
 # **The identity into a 3x3 kernel.** $x \mapsto x$ is the 3x3 convolution with kernel $I[o, i, 1, 1] = 1$ when $i = o$ and 0 everywhere else (channel $o$ linked to itself only, at the centre only); for a grouped convolution with $g$ groups the kernel has $C/g$ input channels, so the 1 sits at $I[o,\, o \bmod (C/g),\, 1, 1]$. Then BN$_0$ is folded into $I$ as above. Finally the kernels and the biases **add up**.
 
 # %% [markdown] lang="vi"
-# Kiểm tra bằng số trên một khối thật (`repvgg.RepVGGBlock`), với thống kê BN ngẫu nhiên để phép gộp không tầm thường: đầu ra của ba nhánh và của một tích chập 3x3 duy nhất (`equivalent_kernel_bias`), ở bước nhảy 1 và 2, có và không có nhánh đồng nhất.
+# Kiểm tra bằng số trên một khối thật (`repvgg.RepVGGBlock`), với thống kê BN ngẫu nhiên để phép gộp không tầm thường: đầu ra của ba nhánh và của một tích chập 3x3 duy nhất (`equivalent_kernel_bias`), ở bước trượt 1 và 2, có và không có nhánh đồng nhất.
 
 # %% [markdown] lang="en"
 # A numerical check on a real block (`repvgg.RepVGGBlock`), with random BN statistics so that the merge is not trivial: the output of the three branches against one single 3x3 convolution (`equivalent_kernel_bias`), at stride 1 and 2, with and without the identity branch.
@@ -196,28 +196,29 @@ a0 = randomise_bn(repvgg.repvgg_a0())
 a0_deployed = repvgg.deploy(copy.deepcopy(a0))
 x = torch.randn(1, 3, 64, 80)
 with torch.no_grad():
-    a0_diff = (a0(x) - a0_deployed(x)).abs().max().item()
+    out_train = a0(x)
+    a0_diff = ((out_train - a0_deployed(x)).abs().max() / out_train.abs().max()).item()  # relative
 a0_params = {form: sum(p.numel() for p in m.parameters()) for form, m in (("train", a0), ("deploy", a0_deployed))}
 PAPER_A0_DEPLOY = 8.30e6  # Ding et al., Table 3: RepVGG-A0 has 8.30M parameters once deployed
 print(
     src.tr(
-        f"RepVGG-A0: {a0_params['train'] / 1e6:.2f}M tham số khi huấn luyện, {a0_params['deploy'] / 1e6:.2f}M khi "
-        f"triển khai (bảng 3 của bài báo: {PAPER_A0_DEPLOY / 1e6:.2f}M); sai khác lớn nhất của đầu ra "
+        f"RepVGG-A0: {a0_params['train'] / 1e6:.2f}M tham số khi huấn luyện, {a0_params['deploy'] / 1e6:.3f}M khi "
+        f"triển khai (bảng 3 của bài báo: {PAPER_A0_DEPLOY / 1e6:.2f}M); sai khác tương đối lớn nhất của đầu ra "
         f"{a0_diff:.1e}".replace(".", ","),
-        f"RepVGG-A0: {a0_params['train'] / 1e6:.2f}M parameters at training time, {a0_params['deploy'] / 1e6:.2f}M "
-        f"deployed (the paper's Table 3: {PAPER_A0_DEPLOY / 1e6:.2f}M); largest output difference {a0_diff:.1e}",
+        f"RepVGG-A0: {a0_params['train'] / 1e6:.2f}M parameters at training time, {a0_params['deploy'] / 1e6:.3f}M "
+        f"deployed (the paper's Table 3: {PAPER_A0_DEPLOY / 1e6:.2f}M); largest relative output difference {a0_diff:.1e}",
     )
 )
 
 # %% [markdown] lang="vi"
-# Số tham số khi triển khai in ở trên khớp với bảng 3 của bài báo (in cạnh nó); số khi huấn luyện lớn hơn vì còn các nhân 1x1 và các BN của mọi nhánh (`tests/test_repvgg.py` so nó với một cài đặt độc lập, của `timm`).
+# Số tham số khi triển khai in ở trên khớp với bảng 3 của bài báo (in cạnh nó, bài báo chỉ cho hai chữ số thập phân); số khi huấn luyện lớn hơn vì còn các nhân 1x1 và các BN của mọi nhánh (`tests/test_repvgg.py` so nó với một cài đặt độc lập, của `timm`).
 #
 # ## 4. Trường tiếp nhận: chồng 3x3 thẳng và ResNet cùng độ sâu
 #
 # Nhánh 1x1 và nhánh đồng nhất không làm trường tiếp nhận lý thuyết lớn thêm: đường dài nhất qua mạng vẫn là tám tích chập 3x3. Ta đo bằng `receptive_field` của bài 01 trên bốn mạng cùng tám tầng 3x3 và cùng 16 kênh: một chồng 3x3 + ReLU thẳng (kiểu VGG), RepVGG lúc huấn luyện, cùng RepVGG đó sau khi triển khai, và ResNet (bốn khối cơ bản, mỗi khối hai tích chập 3x3). Trường tiếp nhận **hiệu dụng** (bài 01; Luo và cộng sự) thì khác: ta đo phần của ô trường tiếp nhận lý thuyết chứa 95 % độ lớn gradient, lúc khởi tạo ngẫu nhiên.
 
 # %% [markdown] lang="en"
-# The deployed count printed above matches the paper's Table 3 (printed next to it); the training-time count is larger because of the 1x1 kernels and the BNs of every branch (`tests/test_repvgg.py` checks it against an independent implementation, `timm`'s).
+# The deployed count printed above agrees with the paper's Table 3 (printed next to it; the paper gives two decimals); the training-time count is larger because of the 1x1 kernels and the BNs of every branch (`tests/test_repvgg.py` checks it against an independent implementation, `timm`'s).
 #
 # ## 4. Receptive field: a plain 3x3 stack and a ResNet of the same depth
 #
@@ -258,7 +259,7 @@ for ax, (name, erf) in zip(axes, erfs.items()):
     ax.axis("off")
 fig.suptitle(src.tr("trường tiếp nhận hiệu dụng (32 x 32 ở giữa)", "effective receptive field (central 32 x 32)"))
 plt.show()
-pd.DataFrame(rf_rows).T
+pd.DataFrame.from_dict(rf_rows, orient="index")
 
 # %% [markdown] lang="vi"
 # Bảng cho cùng một trường tiếp nhận lý thuyết cho cả bốn mạng. Cột cuối và hình thì cho thấy nhánh đồng nhất làm gradient dồn về tâm như ở ResNet, và RepVGG sau khi triển khai có **đúng** trường hiệu dụng của nó lúc huấn luyện (cùng một hàm số), dù về cấu trúc nó là một chồng 3x3 thẳng như mạng thứ nhất. Đây là lúc khởi tạo; trong lúc huấn luyện, các nhánh giúp gradient chảy như ở ResNet, đó là lý do RepVGG huấn luyện được ở độ sâu mà VGG khó huấn luyện.
@@ -375,7 +376,7 @@ se_table
 #
 # ## 7. DeepLabV3+: từ ASPP tới bộ mã hoá - bộ giải mã
 #
-# DeepLabV3 dự đoán ở output stride 16 (hoặc 8) rồi phóng to 16 lần: một nét mảnh hơn 16 điểm ảnh khó mà vẽ lại được. Chen và cộng sự (2018) thêm một **bộ giải mã** (*decoder*) nhẹ: đặc trưng mức thấp ở output stride 4 (`layer1`) qua một tích chập 1x1 còn 48 kênh, nối với đầu ra ASPP đã phóng to 4 lần, hai tích chập 3x3, rồi lớp phân loại; logit ra ở 1/4 và chỉ phóng to 4 lần. Đây là cây cầu nối họ "atrous + pooling kim tự tháp" với họ mã hoá - giải mã của bài 00 và bài 05.
+# DeepLabV3 dự đoán ở output stride 16 (hoặc 8) rồi phóng to 16 lần: một nét mảnh hơn 16 điểm ảnh khó mà vẽ lại được. Chen và cộng sự (2018) thêm một **bộ giải mã** (*decoder*) nhẹ: đặc trưng mức thấp ở output stride 4 (`layer1`) qua một tích chập 1x1 còn 48 kênh, nối với đầu ra ASPP đã phóng to 4 lần, hai tích chập 3x3, rồi lớp phân loại; logit ra ở 1/4 và chỉ phóng to 4 lần. Đây là cây cầu nối họ "tích chập giãn + gộp kim tự tháp" với họ mã hoá - giải mã của bài 00 và bài 05.
 #
 # Để kết nối tắt (*skip connection*) ở OS 4 có thể giúp, ta dùng bộ `thin` của bài 05 (nét sáng rộng 1,5-3 điểm ảnh, và một đĩa lớn) ở 64 điểm ảnh, mạng xương sống `tiny` ở OS 16 (bản đồ 4 x 4), ASPP với các hệ số giãn (1, 2, 3) — đều nhỏ hơn cạnh bản đồ, nên không nhánh nào chỉ nhìn thấy phần đệm — và 64 kênh; bộ giải mã giảm `layer1` còn 16 kênh (48 của bài báo ứng với đầu 256 kênh). Hai mô hình chỉ khác nhau ở bộ giải mã (`src.repvgg_probe.deeplab_pair`). Ta đo cả điểm F trên biên (*boundary F-score*, bài 00) lẫn mIoU, mỗi cái một bản ghi (`experiments/deeplabv3plus.py`, 5 hạt giống, cùng các lần huấn luyện).
 
