@@ -102,15 +102,19 @@ def _enclosing_simplex(elevated: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def _barycentric(elevated: torch.Tensor, rem0: torch.Tensor, rank: torch.Tensor) -> torch.Tensor:
-    """Barycentric coordinates of each point in its simplex, (d+1) x N (Adams et al. 2010, p. 10)."""
-    d1, n = elevated.shape
-    d = d1 - 1
+    """Barycentric coordinates of each point in its simplex, (d+1) x N (Adams et al. 2010, p. 10).
+
+    The C++ code adds each coordinate's residual ``v_i = (elevated_i - rem0_i) / (d+1)`` to ``b[d - rank_i]`` and
+    subtracts it from ``b[d - rank_i + 1]``. The ranks are a permutation, so with ``s[j]`` the residual of rank
+    ``d - j``: ``b[k] = s[k] - s[k-1]`` and ``b[0] = s[0] + (1 - s[d])`` (the same float operations).
+    """
+    d1 = elevated.shape[0]
     vals = (elevated - rem0) * (1.0 / d1)
-    bary = elevated.new_zeros(d + 2, n)
-    bary.scatter_add_(0, d - rank, vals)
-    bary.scatter_add_(0, d - rank + 1, -vals)
-    bary[0] += 1.0 + bary[d1]
-    return bary[:d1]
+    by_rank = torch.empty_like(vals).scatter_(0, (d1 - 1) - rank, vals)  # row j: the residual of rank d - j
+    bary = torch.empty_like(vals)
+    torch.sub(by_rank[1:], by_rank[:-1], out=bary[1:])
+    bary[0] = by_rank[0] + (1.0 - by_rank[-1])
+    return bary
 
 
 class PermutohedralLattice:
@@ -179,12 +183,16 @@ class PermutohedralLattice:
             point_order = point_simplex = representative = torch.arange(n, device=dev)
             per_simplex, first = torch.ones(n, dtype=torch.long, device=dev), torch.arange(n, device=dev)
         s = representative.shape[0]
-        # code of vertex r = base + r * sum(radix) - (d+1) * sum of radix[k] over the k with rank[k] > d - r
-        rank_s, radix_col = rank_d.index_select(1, representative), radix[:, None]
-        codes = torch.stack(
-            [base[representative] + r * radix.sum() - d1 * ((rank_s > d - r) * radix_col).sum(0) for r in range(d1)],
-            1,
-        )  # S x (d+1)
+        # code of vertex r = base + r * sum(radix) - (d+1) * sum of radix[k] over the k with rank[k] > d - r:
+        # place radix[k] at position rank[k] (coordinate d has radix 0), then that sum is a running sum
+        # over the ranks from d down to d - r + 1.
+        by_rank = torch.zeros(s, d1, dtype=torch.long, device=dev)
+        by_rank.scatter_(
+            1, rank.index_select(1, representative).T, torch.cat([radix, radix.new_zeros(1)]).expand(s, -1)
+        )
+        above = by_rank.flip(1).cumsum(1)  # column t: sum over the ranks d - t .. d
+        codes = base[representative][:, None] + torch.arange(d1, device=dev) * radix.sum()
+        codes[:, 1:] -= d1 * above[:, :d]  # S x (d+1)
 
         # One sort gives the lattice points (unique codes) and the (simplex, vertex) pairs grouped by vertex.
         sorted_codes, pair_order = torch.sort(codes.reshape(-1))
@@ -219,13 +227,27 @@ class PermutohedralLattice:
         self.alpha = 1.0 / (1.0 + 2.0 ** (-d))
         self.scale: torch.Tensor | None = None
         self.sparse = dev.type in ("cpu", "cuda") if sparse is None else bool(sparse)
+        self._splat_slice: tuple[torch.Tensor, torch.Tensor] | None = None  # built when first needed
         if self.sparse:
             self._build_sparse()
 
+    @property
+    def splat_csr(self) -> torch.Tensor:
+        """The splat matrix (M+1 x N, CSR), scaled by :meth:`normalize_symmetric` once it has run."""
+        if self._splat_slice is None:
+            self._set_scale(self.scale)
+        return self._splat_slice[0]
+
+    @property
+    def slice_csr(self) -> torch.Tensor:
+        """The slice matrix (N x M+1, CSR): row i holds point i's d+1 vertices, its barycentric weights * alpha."""
+        if self._splat_slice is None:
+            self._set_scale(self.scale)
+        return self._splat_slice[1]
+
     def _build_sparse(self) -> None:
-        """Splat (M+1 x N), blur (d+1 of M+1 x M+1) and slice (N x M+1) as CSR matrices."""
+        """Blur (d+1 of M+1 x M+1) as CSR matrices; splat (M+1 x N) and slice (N x M+1) follow when first used."""
         m, dev = self.m, self.offsets.device
-        self._set_scale(None)
         # blur: row r = value(r) + (value(n1) + value(n2)) / 2; a missing neighbour is row 0, always zero
         crow = torch.cat([torch.zeros(1, dtype=torch.long, device=dev), torch.arange(0, 3 * m + 1, 3, device=dev)])
         rows = torch.arange(1, m + 1, device=dev)
@@ -240,10 +262,10 @@ class PermutohedralLattice:
         # slice: row i holds the d+1 vertices of point i
         weights = self.barycentric * self.alpha if scale is None else self.barycentric * (self.alpha * scale[:, None])
         crow = torch.arange(0, n * d1 + 1, d1, device=dev)
-        self.slice_csr = _csr(crow, self.offsets.reshape(-1), weights.reshape(-1), (n, m + 1))
+        slice_csr = _csr(crow, self.offsets.reshape(-1), weights.reshape(-1), (n, m + 1))
         # splat: its transpose, the entries listed vertex by vertex
         values = self._splat_bary if scale is None else self._splat_bary * scale[self._splat_points]
-        self.splat_csr = _csr(self._splat_crow, self._splat_points, values, (m + 1, n))
+        self._splat_slice = (_csr(self._splat_crow, self._splat_points, values, (m + 1, n)), slice_csr)
 
     def keys(self) -> torch.Tensor:
         """The lattice points' integer keys (first d coordinates), M x d, in the order of the value table."""
@@ -261,10 +283,18 @@ class PermutohedralLattice:
 
     def normalize_symmetric(self) -> None:
         """From now on :meth:`filter` computes ``D^-1/2 K D^-1/2 v`` with ``D = K 1`` (pydensecrf's default)."""
-        norm = self.filter(torch.ones(self.n, 1, device=self.offsets.device))[:, 0]
+        self.scale = None  # D is the raw kernel's row sums (calling this twice gives the same scale)
+        if self.sparse:  # K 1 without the unscaled splat and slice matrices: they are built once, scaled, below
+            table = torch.zeros(self.m + 1, device=self.offsets.device)
+            table.index_add_(0, self.offsets.reshape(-1), self.barycentric.reshape(-1))
+            table = table[:, None]
+            for blur in self.blur_csr:
+                table = blur @ table
+            norm = (table[:, 0][self.offsets] * self.barycentric).sum(1) * self.alpha
+        else:
+            norm = self.filter(torch.ones(self.n, 1, device=self.offsets.device))[:, 0]
         self.scale = (norm + 1e-20).rsqrt()
-        if self.sparse:
-            self._set_scale(self.scale)
+        self._splat_slice = None
 
     def filter(self, values: torch.Tensor, reverse: bool = False) -> torch.Tensor:
         """Splat, blur and slice ``values`` (N x C); returns N x C (approximate Gaussian sums)."""

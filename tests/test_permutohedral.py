@@ -186,3 +186,21 @@ def test_filter_rejects_values_of_the_wrong_shape():
     for bad in (torch.ones(9, 1), torch.ones(10), [[1.0]] * 10):
         with pytest.raises(ValueError, match="`values`"):
             lattice.filter(bad)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+def test_normalize_symmetric_is_d_half_k_d_half_and_idempotent(sparse):
+    """normalize_symmetric computes K 1 without the unscaled splat/slice matrices (issue 18): it must still be
+    D^-1/2 K D^-1/2 with D = K 1 of the raw lattice, and calling it twice must not normalise twice."""
+    feats = image_features()
+    values = torch.rand(feats.shape[0], 3, generator=torch.Generator().manual_seed(4))
+    raw = PermutohedralLattice(feats, sparse=sparse)
+    scale = (raw.filter(torch.ones(feats.shape[0], 1))[:, 0] + 1e-20).rsqrt()[:, None]
+    expected = scale * raw.filter(scale * values)
+    lattice = PermutohedralLattice(feats, sparse=sparse)
+    lattice.normalize_symmetric()
+    once = lattice.filter(values)
+    torch.testing.assert_close(once, expected, atol=1e-5, rtol=1e-4)
+    lattice.normalize_symmetric()
+    torch.testing.assert_close(lattice.filter(values), once, atol=0, rtol=0)
+    assert not torch.allclose(once, raw.filter(values), atol=1e-3)  # the normalisation changed the result
