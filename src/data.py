@@ -2,7 +2,7 @@
 
 No download, ever: every texture is a photograph that ships inside the
 ``scikit-image`` wheel (``brick``, ``grass``, ``gravel``, the ``moon`` surface
-and a crop of the ``immunohistochemistry`` slide). Four variants:
+and a crop of the ``immunohistochemistry`` slide). The variants:
 
 ``mosaic``  each image is a Voronoi mosaic of 3-6 regions, each region a crop of
             one texture; the label is the texture (5 classes).
