@@ -315,16 +315,25 @@ def grade_notebook(
     start = time.perf_counter()
     run = _run.execute(cells, config, timeout_per_cell, isolation, [p.parent for p in extra], harness_timeout)
     if run.answer is None and run.stopped is not None and 0 < run.stopped_at < len(cells):
-        # the notebook stopped at cell K: grade what cells 1..K-1 defined, in a fresh child
+        # the notebook stopped at cell K: grade what cells 1..K-1 defined, in a fresh child. A kernel killed
+        # from outside (its launcher killed by the notebook) may be noticed a cell late, so the retry can
+        # stop again, earlier: go back to that cell, at most three times
         result.reasons.append(_run.stop_reason(run, numbers, timeout_per_cell))
-        retry = _run.execute(
-            cells[: run.stopped_at], config, timeout_per_cell, isolation, [p.parent for p in extra], harness_timeout
-        )
-        if retry.answer is None and retry.stopped:
+        limit, retry_seconds = run.stopped_at, 0.0
+        for _attempt in range(3):
+            retry = _run.execute(
+                cells[:limit], config, timeout_per_cell, isolation, [p.parent for p in extra], harness_timeout
+            )
+            run.leftovers += retry.leftovers
+            retry_seconds += retry.seconds + retry.timing.get("shutdown", 0.0)
+            if retry.answer is not None or retry.stopped is None:
+                break
             result.reasons.append(_run.stop_reason(retry, numbers, timeout_per_cell))
+            if not 0 < retry.stopped_at < limit:
+                break
+            limit = retry.stopped_at
         run.answer = retry.answer
-        run.leftovers += retry.leftovers
-        run.timing["retry"] = retry.seconds + sum(v for k, v in retry.timing.items() if k == "shutdown")
+        run.timing["retry"] = retry_seconds
     elif run.stopped is not None:
         result.reasons.append(_run.stop_reason(run, numbers, timeout_per_cell))
     result.seconds = time.perf_counter() - start
