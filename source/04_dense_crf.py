@@ -583,12 +583,12 @@ fig.tight_layout()
 # %% [markdown] lang="vi"
 # Hình trên: mỗi cột là trung bình qua các hạt giống đã ghi (thanh lỗi: một độ lệch chuẩn), mỗi đường nối một hạt giống trước và sau CRF; cặp cột bên trái là giao thức đầy đủ, cặp nhạt bên phải (khi chạy trên CPU) là các lần chạy đã ghi cùng cỡ với lần chạy trực tiếp, và hình thoi đỏ là lần chạy trực tiếp. Hai đồ thị con có thang đo riêng, cả hai bắt đầu từ 0. Kết luận cho từng độ đo là các dòng "Welch t" in ở trên, đọc từ bản ghi.
 #
-# CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên được cải thiện rõ hơn mIoU: CRF chỉ dời hay xoá vài điểm ảnh quanh các đường biên, nhưng không sửa được một vùng mà mạng đã gán sai lớp hoàn toàn. Phần tăng của điểm F trên biên đến từ đâu? Điểm F là trung bình điều hoà của **độ chính xác** (*precision*: tỉ lệ điểm biên dự đoán nằm gần một biên thật) và **độ thu hồi** (*recall*: tỉ lệ điểm biên thật có một biên dự đoán ở gần). Ô dưới tách hai phần đó cho lần chạy trực tiếp và vẽ vài ảnh kiểm định.
+# CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên được cải thiện rõ hơn mIoU: CRF dời các đường biên hay xoá những vùng nhỏ, nhưng không sửa được một vùng lớn mà mạng đã gán sai lớp hoàn toàn. Phần tăng của điểm F trên biên đến từ đâu? Điểm F là trung bình điều hoà của **độ chính xác** (*precision*: tỉ lệ điểm biên dự đoán nằm gần một biên thật) và **độ thu hồi** (*recall*: tỉ lệ điểm biên thật có một biên dự đoán ở gần). Ô dưới tách hai phần đó cho lần chạy trực tiếp và vẽ vài ảnh kiểm định.
 
 # %% [markdown] lang="en"
 # The figure above: each bar is the mean over the recorded seeds (error bar: one standard deviation), each line joins one seed before and after the CRF; the left pair of bars is the full protocol, the pale right pair (on a CPU) the recorded runs of the live run's size, and the red diamonds are the live run. The two panels have their own scales, both starting at 0. The verdict for each metric is the "Welch t" lines printed above, read from the record.
 #
-# The CRF learns nothing new, it only reuses the original image, so what we expect is that boundaries improve more clearly than mIoU: the CRF only moves or removes a few pixels around the boundaries, and cannot fix a region the network labelled entirely wrong. Where does the boundary-F gain come from? The F-score is the harmonic mean of **precision** (the share of predicted boundary pixels near a true boundary) and **recall** (the share of true boundary pixels with a predicted boundary nearby). The cell below separates the two for the live run and draws a few validation images.
+# The CRF learns nothing new, it only reuses the original image, so what we expect is that boundaries improve more clearly than mIoU: the CRF moves boundaries or removes small regions, but cannot fix a large region the network labelled entirely wrong. Where does the boundary-F gain come from? The F-score is the harmonic mean of **precision** (the share of predicted boundary pixels near a true boundary) and **recall** (the share of true boundary pixels with a predicted boundary nearby). The cell below separates the two for the live run and draws a few validation images.
 
 # %%
 pr = {
@@ -609,10 +609,10 @@ d_recall = pr[crf_gain.AFTER][1] - pr[crf_gain.BEFORE][1]
 if d_precision > abs(d_recall):
     print(
         tr(
-            "Độ chính xác thay đổi nhiều hơn độ thu hồi: phần lớn mức tăng đến từ việc xoá các biên thừa "
-            "(đốm nhỏ, mép răng cưa bên trong một vùng), không phải từ việc tìm ra biên bị bỏ sót.",
-            "Precision changes more than recall: most of the gain comes from removing spurious boundaries "
-            "(small specks, ragged edges inside a region), not from finding missed ones.",
+            "Độ chính xác tăng nhiều hơn độ thu hồi: phần lớn mức tăng đến từ việc xoá các biên thừa "
+            "(những vùng nhỏ bị gán sai mà CRF nhập vào vùng bên cạnh), phần nhỏ hơn từ các biên thật được tìm lại.",
+            "Precision rises more than recall: most of the gain comes from removing spurious boundaries "
+            "(small wrongly labelled regions that the CRF merges into their neighbours), less from recovering true ones.",
         )
     )
 else:
@@ -648,9 +648,13 @@ for row, k in enumerate(SHOW):
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
+# Trong các ví dụ ở trên (lần chạy trên CPU), dự đoán trước CRF là những mảng tròn trịa với biên trơn (nội suy song tuyến từ bản đồ $4 \times 4$), có cả vài vùng nhỏ sai lớp; sau CRF các vùng nhỏ đó biến mất vào vùng bên cạnh, còn các biên còn lại trở nên lởm chởm: chúng bám theo các thay đổi độ sáng của vân chứ không chỉ theo cạnh thật của vùng.
+#
 # Ba điều cần nói rõ. (1) Tham số CRF (`crf_gain.CRF_PARAMS`: $\theta_\alpha = 10$ thay vì 80 vì ảnh chỉ rộng 64 điểm ảnh, $w_1 = 5$, $\theta_\beta = 13$, $w_2 = 3$, $\theta_\gamma = 3$, 5 vòng lặp) được chọn bằng tay trên ảnh của tập huấn luyện, không phải trên tập kiểm định, và giữ nguyên cho mọi hạt giống. (2) Ảnh ghép là ảnh xám (R = G = B), nên nhân song phương chỉ so được độ sáng: với ba kênh bằng nhau, $\theta_\beta = 13$ ứng với một hiệu độ sáng $13/\sqrt 3 \approx 7{,}5$ mức xám. Mỗi vùng có độ sáng và độ tương phản riêng (xem data/README.md), nên giữa hai vùng thường có một bước nhảy độ sáng, nhưng một vân (gạch, cỏ, sỏi...) cũng có nhiều mức xám bên trong một vùng: đúng loại dữ liệu mà giả thiết "màu gần nhau thì cùng nhãn" yếu nhất; với $\theta_\alpha$ lớn, CRF có thể làm hại (hãy thử `crf_gain.refine(outputs["model"], val, crf_params={"theta_alpha": 80.0})`). (3) Thí nghiệm đo CRF sau một mạng thô và yếu (xem mIoU trong bảng); nó không cho biết CRF còn giúp được bao nhiêu sau một mạng mạnh.
 
 # %% [markdown] lang="en"
+# In the examples above (the run on a CPU), the predictions before the CRF are rounded blobs with smooth boundaries (bilinear interpolation from the $4 \times 4$ map), including a few small regions of a wrong class; after the CRF those small regions vanish into their neighbours, and the remaining boundaries turn ragged: they follow the brightness changes of the texture, not only the true edge of the region.
+#
 # Three things to say plainly. (1) The CRF parameters (`crf_gain.CRF_PARAMS`: $\theta_\alpha = 10$ instead of 80 because the images are only 64 pixels wide, $w_1 = 5$, $\theta_\beta = 13$, $w_2 = 3$, $\theta_\gamma = 3$, 5 iterations) were picked by hand on training images, not on the validation set, and are the same for every seed. (2) The mosaics are grey (R = G = B), so the bilateral kernel only compares brightness: with three equal channels, $\theta_\beta = 13$ amounts to a brightness difference of $13/\sqrt 3 \approx 7.5$ grey levels. Each region has its own brightness and contrast (see data/README.md), so there is often a step in brightness between two regions, but a texture (brick, grass, gravel...) also has many grey levels inside one region: exactly the kind of data where the assumption "similar colour, same label" is weakest; with a large $\theta_\alpha$ the CRF can hurt (try `crf_gain.refine(outputs["model"], val, crf_params={"theta_alpha": 80.0})`). (3) The experiment measures the CRF after a coarse, weak network (see the mIoU in the table); it does not tell how much a CRF still adds after a strong one.
 
 # %% [markdown] lang="vi"
