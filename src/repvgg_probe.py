@@ -25,8 +25,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .i18n import bad_argument
+from .registry import register_core
 
-__all__ = ["PROBE_BN_MOMENTUM", "RepVGGProbe", "deeplab_pair"]
+__all__ = ["PROBE_BN_MOMENTUM", "RepVGGProbe", "deeplab_pair", "selfcheck_core"]
 
 #: BN momentum of the probes: a few hundred CPU steps need running statistics that keep up (docs/DESIGN.md)
 PROBE_BN_MOMENTUM = 0.3
@@ -91,3 +92,25 @@ def deeplab_pair(num_classes: int, plus: bool) -> nn.Module:
             num_classes, "tiny", output_stride=16, atrous_rates=(1, 2, 3), channels=64, low_level_channels=16
         )
     return DeepLabV3(num_classes, "tiny", output_stride=16, atrous_rates=(1, 2, 3), channels=64)
+
+
+@register_core("08")
+def selfcheck_core(device: torch.device) -> str:
+    """Lesson 08's core: RepVGGProbe with SE (forward + backward), exact deploy, a DeepLabV3+ forward; one line."""
+    device = torch.device(device)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 32, 40, generator=gen).to(device)
+    probe = RepVGGProbe(3, se=True, width=16).to(device).train()
+    out = probe(x)
+    out.square().mean().backward()
+    grads = all(p.grad is not None for p in probe.parameters())
+    probe.eval()
+    with torch.no_grad():
+        before = probe(x)
+        diff = (before - probe.deploy()(x)).abs().max().item()
+        plus = deeplab_pair(3, True).to(device).eval()(x.new_zeros(1, 3, 64, 64))  # a 4x4 map at OS 16
+    if out.shape != (2, 3, 32, 40) or not grads or diff > 1e-4 or plus.shape != (1, 3, 64, 64):
+        raise RuntimeError(
+            f"repvgg_probe: shape {tuple(out.shape)}, grads {grads}, deploy |diff| {diff:.1e}, V3+ {tuple(plus.shape)}"
+        )
+    return f"repvgg_probe: RepVGG+SE {tuple(out.shape)}, deploy max |diff| {diff:.1e}, DeepLabV3+ ok on {device.type}"
