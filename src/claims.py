@@ -78,7 +78,7 @@ CONTEXTS = ("none", "aspp", "aspp_no_pooling", "pyramid_pooling", "se")
 class ContextProbe(nn.Module):
     """A small trunk at output stride 4 and one context block, then a 1x1 classifier (lessons 03 and 06).
 
-    Trunk: 3x3 stride 2 (width / 2), 3x3 stride 2, two 3x3 (RF 39 px, a 16x16
+    Trunk: 3x3 stride 2 (width / 2), 3x3 stride 2, two 3x3 (RF 23 px, a 16x16
     map on a 64-px image). ``context``: ``"none"`` (a 1x1 conv + BN + ReLU),
     ``"aspp"`` / ``"aspp_no_pooling"`` (``src.aspp.ASPP`` at ``atrous_rates``,
     with or without the image-level branch), ``"pyramid_pooling"``
@@ -456,6 +456,45 @@ def _loss_probe(num_classes: int, loss: str) -> nn.Module:
     from .loss_probe import LossProbe
 
     return LossProbe(num_classes, loss)
+
+
+def refinenet_thin_models() -> dict[str, nn.Module]:
+    """Seed 0's two ``refinenet_thin`` models trained with the recorded protocol (lesson 05's figure), in eval mode.
+
+    Read through the package (``src/results/checkpoints/refinenet_thin_seed0.pt``, fp16
+    weights, written by ``experiments/refinenet_thin_checkpoint.py``); the sha256 is checked.
+    """
+    import hashlib
+    import io
+    import json
+    from importlib import resources
+
+    folder = resources.files("src").joinpath("results", "checkpoints")
+    meta = json.loads(folder.joinpath("refinenet_thin_seed0.json").read_text(encoding="utf-8"))
+    payload = folder.joinpath(meta["file"]).read_bytes()
+    if hashlib.sha256(payload).hexdigest() != meta["sha256"]:
+        from .i18n import tr
+
+        raise ValueError(
+            tr(
+                f"checkpoint {meta['file']} bị hỏng: sha256 không khớp với refinenet_thin_seed0.json",
+                f"checkpoint {meta['file']} is corrupt: its sha256 does not match refinenet_thin_seed0.json",
+            )
+        )
+    states = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)["state_dicts"]
+    claim = CLAIMS["refinenet_thin"]
+    models = {}
+    for group, state in states.items():
+        model = claim.groups[group](len(_data_classes(claim.variant)))
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        models[group] = model.eval()
+    return models
+
+
+def _data_classes(variant: str) -> tuple[str, ...]:
+    from .data import CLASSES
+
+    return CLASSES[variant]
 
 
 def full_protocol() -> bool:

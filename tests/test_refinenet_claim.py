@@ -71,3 +71,19 @@ def test_the_pair_predicts_at_1_8_and_1_4_and_aspp_is_not_degenerate():
 def test_budget_rejects_bad_arguments(kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         claims.refinenet_budget(**kwargs)
+
+
+def test_shipped_seed0_models_load_and_match_the_record():
+    from src import record, train
+    from src.metrics import mean_iou
+
+    models = claims.refinenet_thin_models()
+    rec = record.load("refinenet_thin")
+    assert set(models) == set(rec.groups)
+    val = data.TextureMosaics("thin", "val", 64, rec.config["val_count"])
+    images = torch.stack([val[i][0] for i in range(len(val))])
+    masks = torch.from_numpy(val.masks.astype(np.int64))
+    for group, model in models.items():
+        value = mean_iou(train.predict(model, images), masks, val.num_classes)
+        assert abs(value - rec.groups[group][0]) < 0.01, (group, value)  # fp16 weights: close, not equal
+    assert rec.holds and rec.t >= 2
