@@ -248,9 +248,9 @@ for name, net in stacks.items():
     rf_rows[name] = {
         src.tr("tầng 3x3 trên đường dài nhất", "3x3 layers on the longest path"): depth,
         src.tr("trường tiếp nhận (điểm ảnh)", "receptive field (px)"): report.size,
-        src.tr("phần ô RF chứa 95 % gradient", "share of the RF box holding 95 % of the gradient"): round(
-            erf_coverage(erfs[name], report.box()), 3
-        ),
+        src.tr(
+            "phần ô RF chứa 95 % gradient", "share of the RF box holding 95 % of the gradient"
+        ): record.format_number(erf_coverage(erfs[name], report.box()), 3),
     }
 fig, axes = plt.subplots(1, 4, figsize=(12, 3.2))
 for ax, (name, erf) in zip(axes, erfs.items()):
@@ -365,7 +365,9 @@ with torch.no_grad():
 print(se_record.verdict())
 print(
     src.tr(
-        f"mạng có SE sau khi triển khai: sai khác lớn nhất của logit {(before - after).abs().max().item():.1e}",
+        f"mạng có SE sau khi triển khai: sai khác lớn nhất của logit {(before - after).abs().max().item():.1e}".replace(
+            ".", ","
+        ),
         f"the SE network once deployed: largest logit difference {(before - after).abs().max().item():.1e}",
     )
 )
@@ -426,10 +428,10 @@ fig.suptitle(
 plt.show()
 
 # %% [markdown] lang="vi"
-# Hai dòng kết luận in ở trên là của hai bản ghi (5 hạt giống, giao thức đầy đủ); bảng đặt lần chạy nhỏ này cạnh chúng. Trong hình, hãy nhìn các nét mảnh: DeepLabV3 chỉ có một bản đồ 4 x 4 để vẽ chúng, còn DeepLabV3+ có thêm đặc trưng 16 x 16 của `layer1`. Cái giá là số tham số in ở trên (bộ giải mã có hai tích chập 3x3) và các phép tính ở độ phân giải 1/4.
+# Hai dòng kết luận in ở trên là của hai bản ghi (5 hạt giống, giao thức đầy đủ); bảng đặt lần chạy nhỏ này cạnh chúng. Hình là của lần chạy nhỏ (ít ảnh và ít vòng huấn luyện hơn): hãy so đường viền của đĩa tròn, vẽ từ một bản đồ 4 x 4 (DeepLabV3) hay có thêm đặc trưng 16 x 16 của `layer1` (DeepLabV3+), và xem mỗi mô hình vẽ được bao nhiêu phần của các nét mảnh — phần khó nhất; các con số 5 hạt giống ở bảng mới là kết luận. Cái giá là số tham số in ở trên (bộ giải mã có hai tích chập 3x3) và các phép tính ở độ phân giải 1/4.
 
 # %% [markdown] lang="en"
-# The two verdict lines printed above are the two records' (5 seeds, full protocol); the table puts this small run next to them. In the figure, look at the thin strokes: DeepLabV3 has only a 4 x 4 map to draw them, DeepLabV3+ also has `layer1`'s 16 x 16 features. The price is the parameter count printed above (the decoder has two 3x3 convolutions) and the computation at 1/4 resolution.
+# The two verdict lines printed above are the two records' (5 seeds, full protocol); the table puts this small run next to them. The figure is from the small run (fewer images and epochs): compare the disc's outline, drawn from a 4 x 4 map (DeepLabV3) or with `layer1`'s 16 x 16 features as well (DeepLabV3+), and see how much of the thin strokes — the hardest part — each model draws; the 5-seed numbers in the table are the conclusion. The price is the parameter count printed above (the decoder has two 3x3 convolutions) and the computation at 1/4 resolution.
 
 # %% [markdown] lang="vi"
 # ## Ghi nhớ
