@@ -54,6 +54,9 @@ def test_nbgrader_round_trip(tmp_path):
         "c.CourseDirectory.course_id = 'segmentation'\n"
         f"c.CourseDirectory.db_url = {db!r}\n"
         "c.ExecutePreprocessor.timeout = 600\n"
+        # nbgrader raises when a cell's output is late by more than iopub_timeout (4 s): on a loaded machine a
+        # training cell is (seen at load ~25: the round trip failed there with 'Timeout waiting for IOPub output')
+        "c.Execute.iopub_timeout = 120\n"
     )
     source = nbgrader_source(nbformat.read(solution[0], as_version=4))
     nbformat.write(source, course / "source" / "lesson00" / name)
@@ -65,21 +68,28 @@ def test_nbgrader_round_trip(tmp_path):
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
     nbgrader("db", "assignment", "add", "lesson00")
-    for student in ("alice", "bob"):
+    for student in ("alice", "bob", "carol"):
         nbgrader("db", "student", "add", student)
     nbgrader("generate_assignment", "lesson00", "--force")
     released = nbformat.read(course / "release" / "lesson00" / name, as_version=4)
     assert "raise NotImplementedError" in "".join(c.source for c in released.cells)
     assert "### BEGIN SOLUTION" not in "".join(c.source for c in released.cells)
 
-    # alice hands in the solutions, bob the notebook as released (nothing done)
+    # alice hands in the solutions, bob the notebook as released (nothing done), carol the solutions with
+    # a classic bug in my_iou (per-class recall tp / row sum instead of IoU): she loses that check's points
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source.cells if "nbgrader" in c.metadata}
     correct = nbformat.read(course / "release" / "lesson00" / name, as_version=4)
-    for cell in correct.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            cell.source = answers[meta["grade_id"]]  # the markers are comments: the code runs as it is
-    for student, notebook in (("alice", correct), ("bob", released)):
+    wrong = nbformat.read(course / "release" / "lesson00" / name, as_version=4)
+    for notebook in (correct, wrong):
+        for cell in notebook.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if meta.get("solution"):
+                cell.source = answers[meta["grade_id"]]  # the markers are comments: the code runs as it is
+    recall = "def my_iou(cm):\n    cm = cm.float()\n    return cm.diag() / cm.sum(1)\n"
+    bugged = [c for c in wrong.cells if c.metadata.get("nbgrader", {}).get("solution") and "def my_iou" in c.source]
+    assert len(bugged) == 1
+    bugged[0].source = recall
+    for student, notebook in (("alice", correct), ("bob", released), ("carol", wrong)):
         folder = course / "submitted" / student / "lesson00"
         folder.mkdir(parents=True)
         nbformat.write(notebook, folder / name)
@@ -91,8 +101,14 @@ def test_nbgrader_round_trip(tmp_path):
     with Gradebook(db) as gradebook:
         alice = gradebook.find_submission("lesson00", "alice")
         bob = gradebook.find_submission("lesson00", "bob")
+        carol = gradebook.find_submission("lesson00", "carol")
         checks = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
-        assert alice.max_score == len(checks) == bob.max_score
+        iou_checks = [c for c in checks if "my_iou" in c.source]
+        assert len(iou_checks) == 1
+        assert alice.max_score == len(checks) == bob.max_score == carol.max_score
         assert alice.score == len(checks), alice.score
         assert bob.score == 0, bob.score
+        assert carol.score == len(checks) - 1, carol.score
+        iou_id = iou_checks[0].metadata["nbgrader"]["grade_id"]
+        assert gradebook.find_grade(iou_id, name[:-6], "lesson00", "carol").score == 0
     shutil.rmtree(course / "autograded", ignore_errors=True)
