@@ -79,12 +79,12 @@ rows = compare.compare(**compare.PROTOCOLS[protocol], se_options=(False,))
 # %% [markdown] lang="vi"
 # ## 2. Bảng và hình của lần chạy này
 #
-# Mỗi hàng là một mô hình. `miou`, `boundary_f1`: trước CRF; `miou_crf`, `boundary_f1_crf`: sau CRF. `mflops`: triệu FLOPs cho một ảnh; `latency_ms`: độ trễ (ms) cho một ảnh trên thiết bị đang chạy; `peak_memory_mib`: bộ nhớ đỉnh (MiB) của các bản đồ đặc trưng khi suy luận; `train_seconds`: thời gian huấn luyện. Các cột thời gian phụ thuộc máy của bạn; các cột còn lại thì không. Trong hình, diện tích mỗi điểm tỉ lệ với bộ nhớ đỉnh (chú giải ở góc cho ba cỡ tham chiếu).
+# Mỗi hàng là một mô hình. `miou`, `boundary_f1`: trước CRF; `miou_crf`, `boundary_f1_crf`: sau CRF. `mflops`: triệu FLOPs cho một ảnh; `latency_ms`: độ trễ (ms) cho một ảnh trên thiết bị đang chạy; `peak_memory_mib`: bộ nhớ đỉnh (MiB) của các bản đồ đặc trưng khi suy luận; `train_seconds`: thời gian huấn luyện. Các cột thời gian phụ thuộc máy của bạn; các cột còn lại thì không. Trong hình, diện tích mỗi điểm tỉ lệ với bộ nhớ đỉnh (chú giải ở góc cho ba cỡ tham chiếu); bên phải: điểm F trên biên trước và sau CRF.
 
 # %% [markdown] lang="en"
 # ## 2. This run's table and figure
 #
-# One row per model. `miou`, `boundary_f1`: before the CRF; `miou_crf`, `boundary_f1_crf`: after it. `mflops`: millions of FLOPs per image; `latency_ms`: latency (ms) per image on the device in use; `peak_memory_mib`: peak activation memory (MiB) at inference; `train_seconds`: training time. The time columns depend on your machine; the others do not. In the figure each marker's area is proportional to the peak memory (the key in the corner shows three reference sizes).
+# One row per model. `miou`, `boundary_f1`: before the CRF; `miou_crf`, `boundary_f1_crf`: after it. `mflops`: millions of FLOPs per image; `latency_ms`: latency (ms) per image on the device in use; `peak_memory_mib`: peak activation memory (MiB) at inference; `train_seconds`: training time. The time columns depend on your machine; the others do not. In the figure each marker's area is proportional to the peak memory (the key in the corner shows three reference sizes); on the right: the boundary F-score before and after the CRF.
 
 # %%
 table = compare.as_table(rows)

@@ -343,8 +343,10 @@ def _points(rows: Sequence[Result] | Mapping[str, Any]) -> list[dict[str, Any]]:
                     "se": m["se"],
                     "miou": statistics.fmean(rows["groups"][name]),
                     "miou_std": statistics.stdev(rows["groups"][name]),
-                    "miou_crf": statistics.fmean(m["miou_crf"]),
-                    "miou_crf_std": statistics.stdev(m["miou_crf"]),
+                    "bf": statistics.fmean(m["boundary_f1"]),
+                    "bf_std": statistics.stdev(m["boundary_f1"]),
+                    "bf_crf": statistics.fmean(m["boundary_f1_crf"]),
+                    "bf_crf_std": statistics.stdev(m["boundary_f1_crf"]),
                     "latency_ms": statistics.median(m["latency_ms"]),
                     "peak_memory_mib": m["peak_memory_mib"],
                 }
@@ -357,8 +359,10 @@ def _points(rows: Sequence[Result] | Mapping[str, Any]) -> list[dict[str, Any]]:
             "se": r.se,
             "miou": r.miou,
             "miou_std": 0.0,
-            "miou_crf": r.miou_crf,
-            "miou_crf_std": 0.0,
+            "bf": r.boundary_f1,
+            "bf_std": 0.0,
+            "bf_crf": r.boundary_f1_crf,
+            "bf_crf_std": 0.0,
             "latency_ms": r.latency_ms,
             "peak_memory_mib": r.peak_memory_mib,
         }
@@ -368,7 +372,7 @@ def _points(rows: Sequence[Result] | Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def plot_comparison(rows: Sequence[Result] | Mapping[str, Any]):
     """Left: val mIoU against latency, marker area proportional to peak activation memory (with a size key).
-    Right: mIoU without / with CRF. ``rows``: the live rows, or the record (then mean ± std over seeds)."""
+    Right: boundary F without / with CRF (where the CRF acts). ``rows``: the live rows, or the record (then mean ± std over seeds)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
@@ -409,12 +413,12 @@ def plot_comparison(rows: Sequence[Result] | Mapping[str, Any]):
     )
     labels = [p["label"] for p in points]
     x = np.arange(len(points))
-    b.bar(x - 0.2, [p["miou"] for p in points], 0.4, yerr=[p["miou_std"] for p in points], capsize=2,
+    b.bar(x - 0.2, [p["bf"] for p in points], 0.4, yerr=[p["bf_std"] for p in points], capsize=2,
           label=tr("không CRF", "no CRF"))  # fmt: skip
-    b.bar(x + 0.2, [p["miou_crf"] for p in points], 0.4, yerr=[p["miou_crf_std"] for p in points], capsize=2,
+    b.bar(x + 0.2, [p["bf_crf"] for p in points], 0.4, yerr=[p["bf_crf_std"] for p in points], capsize=2,
           label="+ CRF")  # fmt: skip
     b.set_xticks(x, labels, rotation=35, ha="right", fontsize=7)
-    b.set_ylabel("val mIoU")
+    b.set_ylabel(tr("điểm F trên biên (kiểm định)", "val boundary F"))
     b.set_ylim(0, 1)
     b.legend(fontsize=8)
     if isinstance(rows, Mapping):
