@@ -511,7 +511,10 @@ thin_val = thin_val_loader.dataset
 val_images = torch.stack([thin_val[i][0] for i in range(len(thin_val))])
 val_masks = torch.from_numpy(thin_val.masks.astype(np.int64))
 recorded_models = claims.refinenet_thin_models()
-sources = {src.tr("lần chạy này", "this run"): thin_models, src.tr("bản ghi, hạt giống 0", "record, seed 0"): recorded_models}
+sources = {
+    src.tr("lần chạy này", "this run"): thin_models,
+    src.tr("bản ghi, hạt giống 0", "record, seed 0"): recorded_models,
+}
 thin_preds, per_class = {}, {}
 for source, trained_models in sources.items():
     for name, model in trained_models.items():
@@ -534,7 +537,11 @@ print(
 
 # %%
 show = [0, 1, 2]
-columns = [src.tr("ảnh", "image"), src.tr("nhãn thật", "ground truth"), *(f"{name}\n({src.tr('bản ghi, hạt giống 0', 'record, seed 0')})" for name in thin_preds)]
+columns = [
+    src.tr("ảnh", "image"),
+    src.tr("nhãn thật", "ground truth"),
+    *(f"{name}\n({src.tr('bản ghi, hạt giống 0', 'record, seed 0')})" for name in thin_preds),
+]
 fig, axes = plt.subplots(len(show), len(columns), figsize=(8.6, 6.6), layout="constrained", squeeze=False)
 for row, i in enumerate(show):
     panels = [thin_val.images[i], viz.colorize(thin_val.masks[i], thin_val.palette)]
@@ -549,7 +556,9 @@ for row, i in enumerate(show):
         if row == 0:
             ax.set_title(columns[col], fontsize=9)
 fig.legend(
-    handles=viz.legend_handles([*thin_val.class_names, src.tr("sai", "wrong")], np.vstack([thin_val.palette, viz.ERROR_COLOUR])),
+    handles=viz.legend_handles(
+        [*thin_val.class_names, src.tr("sai", "wrong")], np.vstack([thin_val.palette, viz.ERROR_COLOUR])
+    ),
     loc="outside lower center",
     ncol=4,
     fontsize=8,

@@ -134,4 +134,4 @@ def test_jupyterlab_widget_click_moves_box_and_erf(lab, browser_page) -> None:  
         )
         assert photo.get_attribute("data-unit") == f"{unit[0]},{unit[1]}"
         assert page.locator('[data-role="rf-box"]').get_attribute("data-box") != box_before  # the box moved
-        assert heat.get_attribute("data-unit") == f"{unit[0]},{unit[1]}", i  # the ERF is that unit's
+        assert heat.get_attribute("data-unit") == f"{unit[0]},{unit[1]}", (y, x)  # the ERF is that unit's
