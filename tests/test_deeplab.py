@@ -26,6 +26,9 @@ def test_default_rates_follow_output_stride():
     assert DeepLabV3(3, "tiny", output_stride=32, atrous_rates=(1, 2), channels=8).output_stride == 32
 
 
+@pytest.mark.filterwarnings(
+    "ignore::src.aspp.DegenerateASPPWarning"
+)  # a shape test at a size where the default rates degenerate (test_aspp tests the warning)
 def test_binary_head_and_batch_one_in_train_mode():
     model = DeepLabV3(1, "tiny", output_stride=16, channels=8).train()  # num_classes=1: one logit (sigmoid)
     assert model.binary and not DeepLabV3(2, "tiny", channels=8).binary
@@ -55,6 +58,9 @@ def test_backbone_module_and_multi_grid():
     assert [b.conv1.dilation[0] for b in model.backbone.layer4] == [2, 4]
 
 
+@pytest.mark.filterwarnings(
+    "ignore::src.aspp.DegenerateASPPWarning"
+)  # a shape test at a size where the default rates degenerate (test_aspp tests the warning)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121"])
 @pytest.mark.parametrize("output_stride", [16, 8])
@@ -74,6 +80,9 @@ def test_parameter_count_matches_torchvision_resnet50():
     ours.classifier.load_state_dict(ref.classifier.state_dict(), strict=True)
 
 
+@pytest.mark.filterwarnings(
+    "ignore::src.aspp.DegenerateASPPWarning"
+)  # a shape test at a size where the default rates degenerate (test_aspp tests the warning)
 def test_se_flag():
     plain = DeepLabV3(3, "tiny", output_stride=16, channels=16)
     for where in (True, "backbone", "decoder", "both"):

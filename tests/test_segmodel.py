@@ -30,6 +30,9 @@ def test_one_signature(cls):
     assert params["se"].default is False
 
 
+@pytest.mark.filterwarnings(
+    "ignore::src.aspp.DegenerateASPPWarning"
+)  # a shape test at a size where the default rates degenerate (test_aspp tests the warning)
 @pytest.mark.parametrize("cls", MODELS)
 @pytest.mark.parametrize("num_classes", [1, 4])
 def test_forward_gives_logits_at_the_input_size(cls, num_classes):
