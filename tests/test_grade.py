@@ -238,6 +238,39 @@ def test_fractional_timeout_is_accepted(tmp_path, monkeypatch, capsys):
     assert seen["timeout"] == 2.5
 
 
+def _fake_execute(calls, death):
+    """An execute() that dies (noticed ``late`` cells after the kill cell) whenever the kill cell is run."""
+
+    def fake(cells, *args):
+        calls.append(len(cells))
+        if "KILL" in cells:
+            return grade._run.Run(stopped=death[0], stopped_at=min(cells.index("KILL") + death[1], len(cells)))
+        return grade._run.Run(answer={"exercises": {}})
+
+    return fake
+
+
+@pytest.mark.parametrize(
+    ("death", "calls"),
+    [
+        (("dead", 1), [3, 2, 1]),  # noticed at the next cell: the retry on cells 1-2 dies too, then cell 1 alone
+        (("dead", 0), [3, 1]),  # noticed in the killing cell itself
+        (("dead", 2), [3, 2, 1]),  # noticed only at the grading step (as on a slow CI machine)
+        (("timeout", 2), [3]),  # a learner function that never returns while graded: no retry
+    ],
+)
+def test_a_dead_kernel_is_regraded_on_the_cells_before_the_kill(tmp_path, monkeypatch, death, calls):
+    src.set_language("en")
+    nbformat.write(_nb(["a = 1", "KILL", "b = 2"]), tmp_path / "99_x.ipynb")
+    seen: list[int] = []
+    monkeypatch.setattr(grade._run, "execute", _fake_execute(seen, death))
+    result = grade.grade_notebook(tmp_path / "99_x.ipynb", expected=[], isolation="rlimits")
+    assert seen == calls
+    if death[0] == "dead":
+        assert any("the kernel died" in r for r in result.reasons)
+        assert "retry" in result.timing
+
+
 def test_grade_notebook_bad_arguments(tmp_path):
     src.set_language("en")
     for bad in (0, -3, float("inf"), float("nan"), "120", True):

@@ -224,6 +224,16 @@ def _judge(spec: Any, record: Any) -> tuple[str, str]:
     return PASSED, ""
 
 
+def _should_retry(run: _run.Run, n_cells: int) -> bool:
+    """A run that stopped inside the learner's cells, or whose kernel died while grading, is graded again
+    on the cells before the stop. A timeout in the grading step is the learner's function: not retried."""
+    if run.answer is not None or run.stopped is None or run.stopped_at <= 0:
+        return False
+    if run.stopped_at < n_cells:
+        return True
+    return run.stopped == "dead" and n_cells > 1
+
+
 def grade_notebook(
     path: str | Path,
     timeout_per_cell: float = DEFAULT_TIMEOUT,
@@ -314,12 +324,13 @@ def grade_notebook(
     harness_timeout = sum(float(s.time_limit_s) * max(1, len(s.cases())) for s in specs.values()) + 120
     start = time.perf_counter()
     run = _run.execute(cells, config, timeout_per_cell, isolation, [p.parent for p in extra], harness_timeout)
-    if run.answer is None and run.stopped is not None and 0 < run.stopped_at < len(cells):
+    if _should_retry(run, len(cells)):
         # the notebook stopped at cell K: grade what cells 1..K-1 defined, in a fresh child. A kernel killed
-        # from outside (its launcher killed by the notebook) may be noticed a cell late, so the retry can
-        # stop again, earlier: go back to that cell, at most three times
+        # from outside (its launcher killed by the notebook) may be noticed a cell or more late, even at the
+        # grading step, so a retry can die again: each retry goes back at least one cell, at most three times.
+        # Grading a prefix of the learner's own cells gives nothing they could not have submitted themselves.
         result.reasons.append(_run.stop_reason(run, numbers, timeout_per_cell))
-        limit, retry_seconds = run.stopped_at, 0.0
+        limit, retry_seconds = min(run.stopped_at, len(cells) - 1), 0.0
         for _attempt in range(3):
             retry = _run.execute(
                 cells[:limit], config, timeout_per_cell, isolation, [p.parent for p in extra], harness_timeout
@@ -329,9 +340,9 @@ def grade_notebook(
             if retry.answer is not None or retry.stopped is None:
                 break
             result.reasons.append(_run.stop_reason(retry, numbers, timeout_per_cell))
-            if not 0 < retry.stopped_at < limit:
+            limit = min(retry.stopped_at, limit - 1)
+            if limit <= 0:
                 break
-            limit = retry.stopped_at
         run.answer = retry.answer
         run.timing["retry"] = retry_seconds
     elif run.stopped is not None:
