@@ -177,9 +177,9 @@ result = checks.check_iou_from_confusion(my_iou)
 # |---|---|---|
 # | `mosaic` | loại vân (5 lớp) | hầu hết các bài |
 # | `shapes` | **hình dạng** của vùng (nền, tròn, vuông, tam giác); hình sáng hơn nền, vân chọn ngẫu nhiên | bài 01–03: cần ngữ cảnh rộng |
-# | `binary` | cỏ hay không (1 logit, sigmoid) | bài toán nhị phân mẫu; bài 03 huấn luyện các hàm mất mát trên `binary_small`, một biến thể lệch hơn |
+# | `binary` | cỏ hay không (1 logit, sigmoid) | ví dụ cho bài toán nhị phân; bài 03 huấn luyện các hàm mất mát trên `binary_small`, một biến thể lệch lớp mạnh hơn |
 #
-# Các bài sau còn dùng vài biến thể dựng riêng cho một thí nghiệm, ví dụ `cue`, nơi lớp của các hình tròn chỉ đọc được từ một ô màu ở góc ảnh (bài 03, 06). Danh sách đầy đủ (`src.data.VARIANTS`), nguồn ảnh, giấy phép và cách dựng: `data/README.md`.
+# Các bài sau còn dùng vài biến thể dựng riêng cho một thí nghiệm, ví dụ `cue`, trong đó lớp của các hình tròn chỉ xác định được qua một ô màu ở góc ảnh (bài 03, 06). Danh sách đầy đủ (`src.data.VARIANTS`), nguồn ảnh, giấy phép và cách dựng: `data/README.md`.
 
 # %% [markdown] lang="en"
 # ## 4. The dataset: mosaics of real textures
@@ -229,7 +229,7 @@ for variant in ("mosaic", "shapes", "binary"):
 # | sâu hơn với tích chập giãn (*atrous convolution*) | giữ độ phân giải mà vẫn mở rộng trường tiếp nhận | bài 01, 02 |
 # | gộp kim tự tháp không gian (*spatial pyramid pooling*) | nhiều nhánh với tỉ lệ khác nhau trên cùng một bản đồ đặc trưng | bài 03 (ASPP, PSPNet) |
 #
-# Thêm vào đó: trường ngẫu nhiên có điều kiện kết nối đầy đủ (CRF) làm sắc biên sau mạng (bài 04), khối Squeeze-and-Excitation cân lại các kênh (bài 06), và bài 07 so sánh tất cả trên cùng một bảng. Hình dưới vẽ sơ đồ bốn họ.
+# Thêm vào đó: trường ngẫu nhiên có điều kiện kết nối đầy đủ (*fully connected conditional random field*, CRF) làm sắc biên sau mạng (bài 04), khối Squeeze-and-Excitation cân lại các kênh (bài 06), và bài 07 so sánh tất cả trên cùng một bảng. Hình dưới vẽ sơ đồ bốn họ.
 
 # %% [markdown] lang="en"
 # ## 5. The course map: four ways to capture multi-scale context
@@ -251,7 +251,7 @@ fig = viz.multiscale_families()
 # %% [markdown] lang="vi"
 # ## 6. Mô hình cơ sở: FCN
 #
-# Mạng tích chập đầy đủ (FCN, Long và cộng sự, arXiv 1411.4038) biến **mọi** lớp kết nối đầy đủ của một mạng phân loại (VGG-16) thành tích chập, nên mạng nhận ảnh cỡ bất kỳ và trả về một bản đồ điểm số cho mỗi lớp, nhỏ hơn ảnh 32 lần. Bản đồ đó được phóng to ngay trong mạng bằng các lớp tích chập chuyển vị khởi tạo bằng nội suy song tuyến (*bilinear interpolation*), và các lớp phóng to trung gian được học (mục 3.3 và mục 4.2 của bài báo). Để biên bớt thô, FCN thêm các kết nối tắt (*skip connection*) từ những tầng nông hơn: FCN-32s chỉ phóng to đầu ra cuối, FCN-16s cộng thêm điểm số tính từ `pool4`, FCN-8s cộng thêm cả `pool3`. Mô hình cơ sở của khoá học là một phiên bản rút gọn kiểu FCN-32s: trên tầng cuối chỉ có một tích chập $3 \times 3$ và một lớp phân loại $1 \times 1$, không có kết nối tắt, rồi phóng to song tuyến cố định (không học) bản đồ điểm số, vốn nhỏ hơn ảnh theo *output stride*. Ở đây ta dùng một mạng xương sống (*backbone*) kiểu ResNet rất nhỏ (`src.models.TinyBackbone`) với tỉ lệ giảm kích thước đầu ra 8, đủ nhẹ để huấn luyện trên CPU trong vài giây. Thanh tiến trình hiển thị hàm mất mát và mIoU trên tập kiểm định sau mỗi epoch.
+# Mạng tích chập đầy đủ (FCN, Long và cộng sự, arXiv 1411.4038) biến **mọi** lớp kết nối đầy đủ của một mạng phân loại (VGG-16) thành tích chập, nên mạng nhận ảnh cỡ bất kỳ và trả về một bản đồ điểm số cho mỗi lớp, nhỏ hơn ảnh 32 lần. Bản đồ đó được phóng to ngay trong mạng bằng các lớp tích chập chuyển vị khởi tạo bằng nội suy song tuyến (*bilinear interpolation*), và các lớp phóng to trung gian được học (mục 3.3 và mục 4.2 của bài báo). Để biên bớt thô, FCN thêm các kết nối tắt (*skip connection*) từ những tầng nông hơn: FCN-32s chỉ phóng to đầu ra cuối, FCN-16s cộng thêm điểm số tính từ `pool4`, FCN-8s cộng thêm cả `pool3`. Mô hình cơ sở của khoá học là một phiên bản rút gọn kiểu FCN-32s: trên tầng cuối chỉ có một tích chập $3 \times 3$ và một lớp phân loại $1 \times 1$, không có kết nối tắt, rồi phóng to song tuyến cố định (không học) bản đồ điểm số, vốn nhỏ hơn ảnh một số lần bằng tỉ lệ giảm kích thước đầu ra (*output stride*). Ở đây ta dùng một mạng xương sống (*backbone*) kiểu ResNet rất nhỏ (`src.models.TinyBackbone`) với tỉ lệ giảm kích thước đầu ra 8, đủ nhẹ để huấn luyện trên CPU trong vài giây. Thanh tiến trình hiển thị giá trị hàm mất mát và mIoU trên tập kiểm định sau mỗi epoch.
 
 # %% [markdown] lang="en"
 # ## 6. The baseline: FCN

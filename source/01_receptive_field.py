@@ -186,9 +186,9 @@ result = src.checks.check_predicted_rf(predicted_rf)
 #
 # Trong công thức, $k_l - 1$ được nhân với $j_{l-1}$: **mọi lớp đứng sau một bước trượt đều "được khuếch đại"**.
 # Xếp chồng tích chập $3\times3$ bước 1 chỉ làm RF tăng tuyến tính ($2$ điểm ảnh mỗi lớp); thêm bước trượt 2 thì
-# RF tăng theo cấp số nhân, nhưng bản đồ đặc trưng nhỏ đi — điều tai hại cho phân vùng, nơi ta cần một nhãn cho
+# RF tăng theo cấp số nhân, nhưng bản đồ đặc trưng nhỏ đi — điều bất lợi cho phân vùng, vốn cần một nhãn cho
 # từng điểm ảnh. Tích chập giãn với hệ số $d_l = 2^l$ cũng cho RF tăng theo cấp số nhân **mà vẫn giữ nguyên độ
-# phân giải** (Yu & Koltun, arXiv 1511.07122). Bảng sau so sánh ba chuỗi cùng bốn lớp $3\times3$.
+# phân giải** (Yu và Koltun, arXiv 1511.07122). Bảng sau so sánh ba chuỗi cùng bốn lớp $3\times3$.
 
 # %% [markdown] lang="en"
 # ## 3. Stride, pooling and dilation
@@ -222,7 +222,7 @@ for name, layers in chains.items():
 #
 # Write `smallest_depth(target_rf, kernel, stride, dilation)`: the fewest **identical** `(kernel, stride, dilation)`
 # layers whose RF reaches at least `target_rf` (a target of 1 needs 0 layers). For instance, how many stride-1
-# $3\times3$ layers does a unit need to see a whole $100\times100$ image?
+# $3\times3$ layers does it take for a unit's RF to be as wide as a $100\times100$ image?
 
 
 # %%
@@ -243,7 +243,13 @@ result = src.checks.check_smallest_depth(smallest_depth)
 # %%
 # NBVAL_CHECK_OUTPUT
 for k, s in [(3, 1), (3, 2), (7, 1)]:
-    print(f"kernel {k}, stride {s}: {rf.smallest_depth(100, k, s)} layers reach RF >= 100")
+    depth = rf.smallest_depth(100, k, s)
+    print(
+        src.tr(
+            f"nhân {k}, bước trượt {s}: {depth} lớp để RF >= 100",
+            f"kernel {k}, stride {s}: {depth} layers reach RF >= 100",
+        )
+    )
 
 # %% [markdown] lang="vi"
 # ## 4. Một mạng thật: ResNet-50
@@ -377,7 +383,7 @@ fig.tight_layout()
 # bấm vào góc ảnh để thấy RF bị mép ảnh cắt. (Khi chạy không có giao diện widget, ô này vẽ một hình tĩnh cho đơn vị
 # ở giữa.)
 #
-# **Không cần Python:** các trang HTML tự chứa (ảnh, JS, CSS nằm trong tệp; không gọi địa chỉ ngoài nào) đi kèm
+# **Không cần Python:** các trang HTML độc lập (ảnh, JS, CSS đều nằm ngay trong tệp; không gọi địa chỉ ngoài nào) đi kèm
 # khoá học trong thư mục `explorer/`, mở thẳng bằng trình duyệt, kể cả trên máy chiếu:
 # [ResNet-50](../../explorer/rf_resnet50.html), [VGG-16](../../explorer/rf_vgg16.html),
 # [DenseNet-121](../../explorer/rf_densenet121.html). Tự xuất một trang:
@@ -584,7 +590,7 @@ fig.tight_layout(rect=(0, 0.05, 1, 1))
 # **Đọc kết quả.** Cột "lần chạy này" là một hạt giống với ngân sách nhỏ của notebook: so nó với "bản ghi, cùng cỡ nhỏ" (cùng ngân sách, 5 hạt giống) để thấy một lần chạy dao động bao nhiêu. Trên hình, hãy nhìn vào giữa các hình tròn lớn, xa viền: đó là chỗ mạng RF 39 không có gì để dựa vào, còn RF của mạng giãn với tới viền từ mọi điểm ảnh. Dữ liệu ở đây được dựng để RF rộng là **cần thiết**; trên dữ liệu mà các dấu hiệu cục bộ đủ dùng (như `shapes` ở 64 điểm ảnh), một RF lý thuyết lớn hơn không tự động cho kết quả tốt hơn: chồng các hệ số giãn $1, 2, 4, 8$ để lại lỗ (hiện tượng lưới, bài 02), và trường tiếp nhận hiệu dụng nhỏ hơn nhiều so với RF lý thuyết (mục 5).
 
 # %% [markdown] lang="en"
-# **Reading the results.** The "this run" column is one seed at the notebook's small budget: compare it with "record, same small size" (the same budget, 5 seeds) to see how much one run varies. In the figure, look at the middle of the large discs, far from the ring: that is where the RF-39 net has nothing to go on, while the dilated net's RF reaches the ring from every pixel. This data is built so that a wide RF is **needed**; on data where local cues suffice (such as `shapes` at 64 pixels), a larger theoretical RF does not automatically give a better result: stacking rates $1, 2, 4, 8$ leaves holes (gridding, lesson 02), and the effective receptive field is much smaller than the theoretical one (section 5).
+# **Reading the results.** The "this run" column is one seed at the notebook's small budget: compare it with "record, same small size" (the same budget, 5 seeds) to see how much one run varies. In the figure, look at the middle of the large discs, far from the ring: that is where the RF-39 net has nothing to go on, while the dilated net's RF reaches the ring from every pixel. This data is built so that a wide RF is **needed**; on data where a moderate RF already covers what the label depends on (such as `shapes` at 64 pixels, where RF 39 covers a whole shape seen from its centre), a still larger theoretical RF does not automatically give a better result: the effective receptive field is much smaller than the theoretical one (section 5). (Rates $1, 2, 4, 8$ leave no holes: lesson 02 computes their coverage.)
 
 # %% [markdown] lang="vi"
 # ### Huấn luyện thay đổi ERF thế nào?
@@ -627,7 +633,7 @@ fig.tight_layout()
 # - Lớp đứng sau bước trượt được khuếch đại theo bước nhảy $j$; tích chập giãn cho RF tăng nhanh mà vẫn giữ độ
 #   phân giải — đó là ý tưởng của DeepLab; PSPNet thêm đặc trưng mức ảnh có RF bằng cả ảnh.
 # - ERF nhỏ hơn RF lý thuyết và có dạng gần Gauss; tỉ lệ ERF/RF giảm khi mạng sâu hơn (bảng ở mục 5).
-# - Một đơn vị không dùng được các điểm ảnh nằm ngoài RF của nó. Trên `outline`, nơi lớp của một điểm ảnh nằm sâu
+# - Một đơn vị không dùng được các điểm ảnh nằm ngoài RF của nó. Trên dữ liệu `outline`, trong đó lớp của một điểm ảnh nằm sâu
 #   trong hình tròn chỉ được ghi trên đường viền, ngoài tầm của RF 39, thí nghiệm đối chứng cùng số tham số (cùng các
 #   lớp, chỉ khác hệ số giãn) cho thấy mạng có RF rộng hơn phân vùng tốt hơn một cách đo được (kết luận và $t$ của bản ghi in ở mục 7). Ở nơi các dấu hiệu
 #   cục bộ đã đủ (góc, cạnh cong của `shapes` ở 64 điểm ảnh), RF lớn hơn không tự động tốt hơn.
@@ -652,8 +658,9 @@ fig.tight_layout()
 # - The ERF is smaller than the theoretical RF and close to a Gaussian; the ERF/RF ratio falls with depth (table in section 5).
 # - A unit cannot use pixels outside its RF. On `outline`, where the class of a pixel deep inside a disc is written
 #   only on the ring, out of reach of an RF of 39, the parameter-matched control (same layers, only the dilation
-#   differs) shows the wider-RF net segmenting measurably better (the record's verdict and $t$ are printed in section 7). Where local cues suffice
-#   (corners and curved edges of `shapes` at 64 pixels), a larger RF is not automatically better.
+#   differs) shows the wider-RF net segmenting measurably better (the record's verdict and $t$ are printed in section 7). Once the RF covers what
+#   the label depends on (an RF of 39 covers a whole shape of `shapes` at 64 pixels from its centre), a still larger
+#   RF is not automatically better.
 #
 # ## References
 # - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural
