@@ -22,6 +22,78 @@ def set_language(lang: str) -> None:
             f"set_language: `lang` phải là 'vi' hoặc 'en' / must be 'vi' or 'en', nhận được / got {lang!r}"
         )
     _state["lang"] = lang
+    _set_pandas_decimal(lang)
+
+
+def vi_float(value: float) -> str:
+    """A float as pandas would show it (``display.precision`` decimals, trailing zeros trimmed), with a comma.
+
+    ``0.408`` -> ``0,408``, ``1.0`` -> ``1,0``; very small or very large numbers keep pandas' exponent form
+    (``1,6e-06``); ``nan`` and ``inf`` are left as they are. Pandas' ``display.float_format`` in Vietnamese.
+    """
+    import math
+
+    x = float(value)
+    if not math.isfinite(x):
+        return str(x)
+    try:
+        import pandas
+
+        digits = int(pandas.get_option("display.precision"))
+    except (ImportError, ValueError, TypeError):  # pragma: no cover - pandas is a requirement
+        digits = 6
+    if x != 0 and (abs(x) < 1e-4 or abs(x) >= 1e15):
+        text = f"{x:.{digits}g}"
+    else:
+        text = f"{x:.{digits}f}".rstrip("0")
+        text += "0" if text.endswith(".") else ""
+    return text.replace(".", ",")
+
+
+def _rounded(value: Any, digits: int | None) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_rounded(v, digits) for v in value)
+    if isinstance(value, float):
+        return float(value) if digits is None else round(float(value), digits)
+    return value
+
+
+def _vi_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + "; ".join(f"{_vi_value(k)}: {_vi_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + "; ".join(_vi_value(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + "; ".join(_vi_value(v) for v in value) + ")"
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    return repr(value)
+
+
+def format_value(value: Any, digits: int | None = None) -> str:
+    """What ``print`` shows for a number, or a dict/list/tuple of numbers, rounded to ``digits`` if given.
+
+    English: exactly ``str`` of the rounded value (``{'miou': 0.45}``, ``[0.3333, 0.5]``). Vietnamese: decimal
+    commas, and ``;`` between items so that the commas stay readable (``{'miou': 0,45}``, ``[0,3333; 0,5]``).
+    """
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or digits < 0):
+        raise bad_argument("format_value", "digits", "một số nguyên >= 0", "an integer >= 0", digits)
+    value = _rounded(value, digits)
+    return _vi_value(value) if _state["lang"] == "vi" else str(value)
+
+
+def _set_pandas_decimal(lang: str) -> None:
+    """Vietnamese tables show decimal commas (``display.float_format``); English gets pandas' default back."""
+    try:
+        import pandas
+    except ImportError:  # pragma: no cover - pandas is a requirement
+        return
+    if lang == "vi":
+        pandas.set_option("display.float_format", vi_float)
+    elif pandas.get_option("display.float_format") is vi_float:
+        pandas.reset_option("display.float_format")
 
 
 def get_language() -> str:
