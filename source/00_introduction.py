@@ -115,7 +115,7 @@ print({k: round(v, 3) for k, v in report.items()})
 # %% [markdown] lang="vi"
 # Độ chính xác điểm ảnh là 0,9 nhưng mIoU chỉ 0,45: lớp vật thể có IoU bằng 0.
 #
-# **Điểm F trên biên** (*boundary F-score*, Csurka và cộng sự, BMVC 2013) chỉ nhìn các điểm ảnh nằm trên **biên** giữa hai lớp: độ chuẩn xác (*precision*) là tỉ lệ điểm biên dự đoán nằm gần (trong vài điểm ảnh) một điểm biên thật, độ phủ (*recall*) là chiều ngược lại, và $F = 2PR/(P+R)$. Nó nhạy với biên bị nhoè — điều mà mIoU chỉ ghi nhận rất ít, vì biên chiếm ít điểm ảnh. Bài 04 (CRF) dùng nó nhiều.
+# **Điểm F trên biên** (*boundary F-score*, Csurka và cộng sự, BMVC 2013) chỉ nhìn các điểm ảnh nằm trên **biên** giữa hai lớp: độ chuẩn xác (*precision*) là tỉ lệ điểm biên dự đoán nằm gần (trong vài điểm ảnh) một điểm biên thật, độ thu hồi (*recall*) là chiều ngược lại, và $F = 2PR/(P+R)$. Nó nhạy với biên bị nhoè — điều mà mIoU chỉ ghi nhận rất ít, vì biên chiếm ít điểm ảnh. Bài 04 (CRF) dùng nó nhiều.
 
 # %% [markdown] lang="en"
 # Pixel accuracy is 0.9 but mIoU is only 0.45: the object class has an IoU of 0.

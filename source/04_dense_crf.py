@@ -57,7 +57,7 @@ def small_photo(name, height):
 # %% [markdown] lang="vi"
 # ## 1. Vì sao cần CRF sau mạng?
 #
-# Một mạng phân vùng ngữ nghĩa (*semantic segmentation*) kiểu DeepLab tính bản đồ đặc trưng (*feature map*) ở độ phân giải thấp (tỉ lệ giảm kích thước đầu ra 8 hoặc 16) rồi phóng to / nội suy song tuyến (*bilinear interpolation*) lên kích thước ảnh. Kết quả: vùng đúng chỗ nhưng **biên bị nhoè, tròn và "phồng"**, vì điểm số được tính trên một lưới thô rồi nội suy, và mỗi điểm tóm tắt một trường tiếp nhận (*receptive field*) rất rộng. DeepLab v1 (Chen và cộng sự, arXiv 1412.7062) và v2 (arXiv 1606.00915) sửa việc đó bằng một bước hậu xử lý: CRF kết nối đầy đủ của Krähenbühl & Koltun (arXiv 1210.5644). CRF nhìn lại **ảnh gốc** ở độ phân giải đầy đủ và khuyến khích các điểm ảnh gần nhau, cùng màu, mang cùng nhãn — nên biên "dính" vào cạnh thật của vật.
+# Một mạng phân vùng ngữ nghĩa (*semantic segmentation*) kiểu DeepLab tính bản đồ đặc trưng (*feature map*) ở độ phân giải thấp (tỉ lệ giảm kích thước đầu ra, *output stride*, 8 hoặc 16) rồi phóng to bằng nội suy song tuyến (*bilinear interpolation*) lên kích thước ảnh. Kết quả: vùng đúng chỗ nhưng **biên bị nhoè, tròn và "phồng"**, vì điểm số được tính trên một lưới thô rồi nội suy, và mỗi điểm tóm tắt một trường tiếp nhận (*receptive field*) rất rộng. DeepLab v1 (Chen và cộng sự, arXiv 1412.7062) và v2 (arXiv 1606.00915) sửa việc đó bằng một bước hậu xử lý: CRF kết nối đầy đủ của Krähenbühl và Koltun (arXiv 1210.5644). CRF nhìn lại **ảnh gốc** ở độ phân giải đầy đủ và khuyến khích các điểm ảnh gần nhau, cùng màu, mang cùng nhãn — nên biên "dính" vào cạnh thật của vật.
 #
 # DeepLabv3 (arXiv 1706.05587) bỏ CRF: bài báo cho thấy v3, với ASPP có đặc trưng mức ảnh, batch norm và huấn luyện tốt hơn, không cần CRF mà vẫn vượt các phiên bản trước có CRF (bài báo không đo CRF còn thêm được bao nhiêu cho v3); thêm nữa, CRF là một bước không học được, chậm trên CPU và có bộ tham số riêng phải dò. DeepLabv3+ (arXiv 1802.02611) thay bằng một bộ giải mã nhẹ. Trong bài này ta tự đo xem CRF còn giúp được bao nhiêu.
 
@@ -117,7 +117,7 @@ def small_photo(name, height):
 # %% [markdown] lang="vi"
 # ## 3. Suy luận trường trung bình = lọc lặp lại
 #
-# Trường trung bình xấp xỉ phân phối $P(x) \propto e^{-E(x)}$ bằng một tích $Q(x) = \prod_i Q_i(x_i)$. Cực tiểu hoá KL$(Q\,\|\,P)$ cho phép cập nhật (Krähenbühl & Koltun, thuật toán 1):
+# Trường trung bình xấp xỉ phân phối $P(x) \propto e^{-E(x)}$ bằng một tích $Q(x) = \prod_i Q_i(x_i)$. Cực tiểu hoá KL$(Q\,\|\,P)$ dẫn tới phép cập nhật (Krähenbühl và Koltun, thuật toán 1):
 #
 # 1. **Truyền thông điệp** (*message passing*): $\tilde Q^{(m)}_i(l) = \sum_{j} k^{(m)}(f_i, f_j)\, Q_j(l)$ — lọc từng "ảnh xác suất" $Q(l)$ bằng nhân $m$.
 # 2. **Biến đổi tương thích** (*compatibility transform*): $\hat Q_i(l) = \sum_{l'} \mu(l, l') \sum_m w^{(m)} \tilde Q^{(m)}_i(l')$. Với Potts: $\hat Q_i(l) = \sum_m w^{(m)} \big(\sum_{l'} \tilde Q^{(m)}_i(l') - \tilde Q^{(m)}_i(l)\big)$.
@@ -244,7 +244,7 @@ print(
 # %% [markdown] lang="vi"
 # ## 4. Đường nhanh: lưới permutohedral
 #
-# Với ảnh $320 \times 240$, $N = 76\,800$ và ma trận $N \times N$ cần khoảng 23 GB — không dùng được. Krähenbühl & Koltun thay phép lọc chính xác bằng **lưới permutohedral** (Adams, Baek & Davis, 2010): mỗi điểm ảnh được "rải" (*splat*) lên $d+1$ đỉnh của đơn hình chứa nó trong một lưới $d$ chiều, lưới được làm mờ bằng khuôn $[\tfrac12, 1, \tfrac12]$ dọc $d+1$ hướng, rồi giá trị được "cắt" (*slice*) về lại các điểm ảnh. Chi phí $O(N d^2)$ thay cho $O(N^2)$. `src.permutohedral` cài đặt đúng từng bước như mã C++ trong `pydensecrf`, viết bằng phép toán tensor (rải, làm mờ, cắt là ba phép nhân ma trận thưa), nên chạy được trên GPU.
+# Với ảnh $320 \times 240$, $N = 76\,800$ và ma trận $N \times N$ cần khoảng 23 GB — không dùng được. Krähenbühl và Koltun thay phép lọc chính xác bằng **lưới permutohedral** (Adams, Baek và Davis, 2010): mỗi điểm ảnh được "rải" (*splat*) lên $d+1$ đỉnh của đơn hình chứa nó trong một lưới $d$ chiều, lưới được làm mờ bằng khuôn $[\tfrac12, 1, \tfrac12]$ dọc $d+1$ hướng, rồi giá trị được "cắt" (*slice*) về lại các điểm ảnh. Chi phí $O(N d^2)$ thay cho $O(N^2)$. `src.permutohedral` cài đặt đúng từng bước như mã C++ trong `pydensecrf`, viết bằng phép toán tensor (rải, làm mờ, cắt là ba phép nhân ma trận thưa), nên chạy được trên GPU.
 #
 # Cái giá: lưới chỉ **xấp xỉ** nhân Gauss (hình dạng hơi khác, đuôi bị cắt cụt), nên đường nhanh và đường chính xác cho kết quả gần nhau chứ không bằng nhau. `method="auto"` chọn đường chính xác khi ảnh có tối đa `crf.EXACT_MAX_PIXELS` điểm ảnh, đường nhanh khi lớn hơn; `method=` cho phép ép một trong hai. (Một cách khác là ConvCRF, arXiv 1805.04777: chỉ truyền thông điệp trong một cửa sổ cục bộ, tức là cắt bỏ nhân ở xa — ta không dùng cách này.)
 #
@@ -456,7 +456,7 @@ show_refinement(photo, prior_photo, refined)
 #
 # ## 6. Làm tinh dự đoán của DeepLabV3 trên ảnh ghép vân: một thí nghiệm có hạt giống
 #
-# Ta huấn luyện một DeepLabV3 nhỏ (mạng xương sống `tiny`, *output stride* 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô; hệ số giãn của ASPP thu nhỏ theo bản đồ thành (1, 2, 3) như bài 02 dạy, vì (6, 12, 18) trên bản đồ $4\times4$ chỉ thấy phần đệm), rồi chạy CRF (đường nhanh) trên đầu ra của nó ở tập kiểm định và so điểm F trên biên (*boundary F-score*, dung sai 2 điểm ảnh) và mIoU trước và sau CRF. Hai nhóm "trước" và "sau" đến từ **cùng một** mạng đã huấn luyện: CRF chỉ là bước hậu xử lý.
+# Ta huấn luyện một DeepLabV3 nhỏ (mạng xương sống `tiny`, tỉ lệ giảm kích thước đầu ra 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô; hệ số giãn của ASPP thu nhỏ theo bản đồ thành (1, 2, 3) như bài 02 dạy, vì (6, 12, 18) trên bản đồ $4\times4$ chỉ thấy phần đệm), rồi chạy CRF (đường nhanh) trên đầu ra của nó ở tập kiểm định và so điểm F trên biên (*boundary F-score*, dung sai 2 điểm ảnh) và mIoU trước và sau CRF. Hai nhóm "trước" và "sau" đến từ **cùng một** mạng đã huấn luyện: CRF chỉ là bước hậu xử lý.
 #
 # `experiments/crf_gain.py` đã lặp lại thí nghiệm này với 5 hạt giống ngẫu nhiên (*seed*) và ghi kết quả vào `src/results/crf_gain.json`. Ô dưới chạy một phiên bản nhỏ hơn (hạt giống 0, ít ảnh huấn luyện và ít epoch hơn; trên GPU hoặc với `SRC_FULL=1` thì chạy đúng giao thức đã ghi) và đặt con số của nó cạnh trung bình ± độ lệch chuẩn đã ghi, cùng thống kê t của Welch.
 
@@ -583,7 +583,7 @@ fig.tight_layout()
 # %% [markdown] lang="vi"
 # Hình trên: mỗi cột là trung bình qua các hạt giống đã ghi (thanh lỗi: một độ lệch chuẩn), mỗi đường nối một hạt giống trước và sau CRF; cặp cột bên trái là giao thức đầy đủ, cặp nhạt bên phải (khi chạy trên CPU) là các lần chạy đã ghi cùng cỡ với lần chạy trực tiếp, và hình thoi đỏ là lần chạy trực tiếp. Hai đồ thị con có thang đo riêng, cả hai bắt đầu từ 0. Kết luận cho từng độ đo là các dòng "Welch t" in ở trên, đọc từ bản ghi.
 #
-# CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên được cải thiện rõ hơn mIoU: CRF dời các đường biên hay xoá những vùng nhỏ, nhưng không sửa được một vùng lớn mà mạng đã gán sai lớp hoàn toàn. Phần tăng của điểm F trên biên đến từ đâu? Điểm F là trung bình điều hoà của **độ chính xác** (*precision*: tỉ lệ điểm biên dự đoán nằm gần một biên thật) và **độ thu hồi** (*recall*: tỉ lệ điểm biên thật có một biên dự đoán ở gần). Ô dưới tách hai phần đó cho lần chạy trực tiếp và vẽ vài ảnh kiểm định.
+# CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên được cải thiện rõ hơn mIoU: CRF dời các đường biên hay xoá những vùng nhỏ, nhưng không sửa được một vùng lớn mà mạng đã gán sai lớp hoàn toàn. Phần tăng của điểm F trên biên đến từ đâu? Điểm F là trung bình điều hoà của **độ chuẩn xác** (*precision*: tỉ lệ điểm biên dự đoán nằm gần một biên thật) và **độ thu hồi** (*recall*: tỉ lệ điểm biên thật có một biên dự đoán ở gần). Ô dưới tách hai phần đó cho lần chạy trực tiếp và vẽ vài ảnh kiểm định.
 
 # %% [markdown] lang="en"
 # The figure above: each bar is the mean over the recorded seeds (error bar: one standard deviation), each line joins one seed before and after the CRF; the left pair of bars is the full protocol, the pale right pair (on a CPU) the recorded runs of the live run's size, and the red diamonds are the live run. The two panels have their own scales, both starting at 0. The verdict for each metric is the "Welch t" lines printed above, read from the record.
@@ -598,7 +598,7 @@ pr = {
 print(
     pd.DataFrame(
         {
-            tr("độ chính xác của biên", "boundary precision"): [record.format_number(pr[g][0]) for g in GROUPS],
+            tr("độ chuẩn xác của biên", "boundary precision"): [record.format_number(pr[g][0]) for g in GROUPS],
             tr("độ thu hồi của biên", "boundary recall"): [record.format_number(pr[g][1]) for g in GROUPS],
         },
         index=list(GROUPS.values()),
@@ -609,7 +609,7 @@ d_recall = pr[crf_gain.AFTER][1] - pr[crf_gain.BEFORE][1]
 if d_precision > abs(d_recall):
     print(
         tr(
-            "Độ chính xác tăng nhiều hơn độ thu hồi: phần lớn mức tăng đến từ việc xoá các biên thừa "
+            "Độ chuẩn xác tăng nhiều hơn độ thu hồi: phần lớn mức tăng đến từ việc xoá các biên thừa "
             "(những vùng nhỏ bị gán sai mà CRF nhập vào vùng bên cạnh), phần nhỏ hơn từ các biên thật được tìm lại.",
             "Precision rises more than recall: most of the gain comes from removing spurious boundaries "
             "(small wrongly labelled regions that the CRF merges into their neighbours), less from recovering true ones.",
@@ -618,7 +618,7 @@ if d_precision > abs(d_recall):
 else:
     print(
         tr(
-            "Độ thu hồi thay đổi ít nhất là bằng độ chính xác: CRF không chỉ xoá biên thừa mà còn dời biên về gần biên thật.",
+            "Độ thu hồi thay đổi ít nhất là bằng độ chuẩn xác: CRF không chỉ xoá biên thừa mà còn dời biên về gần biên thật.",
             "Recall changes at least as much as precision: the CRF does not only remove spurious boundaries, "
             "it also moves boundaries closer to the true ones.",
         )
