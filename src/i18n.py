@@ -81,7 +81,9 @@ def format_value(value: Any, digits: int | None = None) -> str:
     if digits is not None and (isinstance(digits, bool) or not isinstance(digits, int) or digits < 0):
         raise bad_argument("format_value", "digits", "một số nguyên >= 0", "an integer >= 0", digits)
     value = _rounded(value, digits)
-    return _vi_value(value) if _state["lang"] == "vi" else str(value)
+    if _state["lang"] == "vi" and isinstance(value, (dict, list, tuple, float)):
+        return _vi_value(value)
+    return str(value)
 
 
 def _set_pandas_decimal(lang: str) -> None:

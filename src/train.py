@@ -25,6 +25,7 @@ from . import get_device
 from .i18n import bad_argument, tr
 from .losses import IGNORE_INDEX
 from .metrics import boundary_f1, confusion_matrix, iou_from_confusion, pixel_accuracy
+from .record import format_number
 from .registry import register_core
 
 __all__ = ["IGNORE_INDEX", "History", "evaluate", "fit", "load_checkpoint", "predict", "save_checkpoint"]
@@ -211,7 +212,8 @@ def fit(
             history.val_miou.append(metrics["miou"])
             history.val_pixel_accuracy.append(metrics["pixel_accuracy"])
             history.val_boundary_f1.append(metrics["boundary_f1"])
-            bar.set_postfix(loss=f"{history.train_loss[-1]:.3f}", mIoU=f"{metrics['miou']:.3f}", refresh=False)
+            loss_text, miou_text = format_number(history.train_loss[-1]), format_number(metrics["miou"])
+            bar.set_postfix_str(f"loss={loss_text}{tr('; ', ', ')}mIoU={miou_text}", refresh=False)
     bar.close()
     history.seconds = time.perf_counter() - start
     return history

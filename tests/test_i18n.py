@@ -68,6 +68,6 @@ def test_format_value_vietnamese_has_commas_and_semicolons():
     assert src.format_value({"miou": 0.4512, "n": 3}, 3) == "{'miou': 0,451; 'n': 3}"
     assert src.format_value([1 / 3, 0.5], 4) == "[0,3333; 0,5]"
     assert src.format_value(2 / 3, 4) == "0,6667"
-    assert src.format_value(7) == "7"
+    assert src.format_value(7) == "7" and src.format_value("conv") == "conv"
     with pytest.raises(ValueError, match="digits"):
         src.format_value(0.5, -1)

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..i18n import tr
+from ..i18n import format_value, tr
 
 __all__ = ["LayerRow", "RFReport"]
 
@@ -101,7 +101,7 @@ class RFReport:
         rows = [r.as_dict() for r in self.layers]
         keys = ["name", "op", "kernel", "stride", "dilation", "padding", "rf", "jump", "start", "size"]
         head = [tr(*_COLUMNS[k]) for k in keys]
-        cells = [[str(r[k]) for k in keys] for r in rows]
+        cells = [[format_value(r[k]) for k in keys] for r in rows]  # 0,5 in Vietnamese
         widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h) for i, h in enumerate(head)]
         lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
         lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
