@@ -54,7 +54,7 @@ torch.set_num_threads(2)
 # %% [markdown] lang="vi"
 # ## 1. Vấn đề: độ phân giải hay chi phí?
 #
-# Một mạng xương sống (*backbone*) ResNet chia nhỏ ảnh qua bốn tầng `layer1` ... `layer4`, với tỉ lệ giảm kích thước đầu ra (*output stride*, OS) lần lượt là 4, 8, 16, 32. Ở `layer4` một ảnh $512 \times 512$ chỉ còn $16 \times 16$ ô: đủ để biết "trong ảnh có con mèo", nhưng quá thô để vẽ đường viền của nó.
+# Một mạng xương sống (*backbone*) ResNet thu nhỏ ảnh qua bốn tầng `layer1` ... `layer4`, với tỉ lệ giảm kích thước đầu ra (*output stride*, OS) lần lượt là 4, 8, 16, 32. Ở `layer4` một ảnh $512 \times 512$ chỉ còn $16 \times 16$ ô: đủ để biết "trong ảnh có con mèo", nhưng quá thô để vẽ đường viền của nó.
 #
 # Bài 02 và 03 chữa điều này bằng tích chập giãn (*dilated convolution*): bỏ bước trượt của `layer3`, `layer4` và giãn các nhân tích chập, để bản đồ đặc trưng (*feature map*) cuối có OS 8. Cái giá nằm ngay trong công thức chi phí của một lớp tích chập $k \times k$:
 #
@@ -95,7 +95,7 @@ print(pd.DataFrame(rows).set_index("OS").to_string())
 #
 # $$\text{RCU}(x) = x + \text{conv}_2\big(\mathrm{ReLU}(\text{conv}_1(\mathrm{ReLU}(x)))\big), \qquad \text{conv}_i: 3\times 3.$$
 #
-# Nhờ kết nối phần dư (*residual connection*), gradient đi thẳng qua phép cộng, và khối chỉ cần học phần "sửa" thêm vào đặc trưng của mạng xương sống. Trong RefineNet, mỗi đầu vào đi qua hai RCU trước khi được hợp nhất (hai RCU này "thích nghi" đặc trưng đã huấn luyện trước cho bài toán phân vùng), và đầu ra của mỗi khối RefineNet đi qua thêm một RCU. Kích thước không đổi:
+# Nhờ kết nối phần dư (*residual connection*), gradient đi thẳng qua phép cộng, và khối chỉ cần học phần "sửa" thêm vào đặc trưng của mạng xương sống. Trong RefineNet, mỗi đầu vào đi qua hai RCU trước khi được hợp nhất (hai RCU này điều chỉnh đặc trưng đã huấn luyện trước cho phù hợp với bài toán phân vùng), và đầu ra của mỗi khối RefineNet đi qua thêm một RCU. Kích thước không đổi:
 
 # %% [markdown] lang="en"
 # ## 2. The residual conv unit (RCU)
@@ -127,7 +127,7 @@ print("RCU:", tuple(x.shape), "->", tuple(rcu(x).shape), "| params:", models.cou
 #
 # ### Bài tập 05-1 — hợp nhất đa độ phân giải
 #
-# Viết `multi_resolution_fusion(features, convs)`: `features` là một list các tensor $N \times C_i \times H_i \times W_i$, `convs[i]` là tích chập dành cho `features[i]` (đã đưa về cùng số kênh). Trả về tổng đã phóng to tới kích thước của bản đồ có nhiều điểm ảnh nhất. Dùng `F.interpolate(..., size=..., mode="bilinear", align_corners=False)`.
+# Viết `multi_resolution_fusion(features, convs)`: `features` là một danh sách (`list`) các tensor $N \times C_i \times H_i \times W_i$, `convs[i]` là tích chập dành cho `features[i]` (đã đưa về cùng số kênh). Trả về tổng đã phóng to tới kích thước của bản đồ có nhiều điểm ảnh nhất. Dùng `F.interpolate(..., size=..., mode="bilinear", align_corners=False)`.
 
 # %% [markdown] lang="en"
 # ## 3. Multi-resolution fusion
@@ -250,7 +250,7 @@ fig.tight_layout()
 # - RefineNet-4 chỉ nhận `layer4` (1/32); RefineNet-3 hợp nhất đầu ra của RefineNet-4 với `layer3` (1/16); rồi RefineNet-2 (1/8), RefineNet-1 (1/4);
 # - đầu ra của RefineNet-1 qua hai RCU và một tích chập $1\times1$ cho ra điểm số của từng lớp ở độ phân giải 1/4, rồi được phóng to song tuyến về kích thước ảnh.
 #
-# **Light-Weight RefineNet** (Nekrasov và cộng sự, arXiv 1810.03272) nhận xét rằng phần lớn chi phí nằm ở các tích chập $3\times3$ của RCU, hợp nhất và CRP trên 256-512 kênh. Họ bỏ hết RCU và thay các tích chập $3\times 3$ đó bằng $1\times 1$: ngữ cảnh vẫn do phép gộp $5\times5$ của CRP mang lại. Đó là `light=True` trong `src`. Dưới đây là RefineNet rút gọn trên mạng xương sống nhỏ, kích thước mọi bản đồ trong chuỗi xếp tầng với ảnh $64 \times 64$:
+# **RefineNet rút gọn** (*Light-Weight RefineNet*, Nekrasov và cộng sự, arXiv 1810.03272) nhận xét rằng phần lớn chi phí nằm ở các tích chập $3\times3$ của RCU, hợp nhất và CRP trên 256-512 kênh. Họ bỏ hết RCU và thay các tích chập $3\times 3$ đó bằng $1\times 1$: ngữ cảnh vẫn do phép gộp $5\times5$ của CRP mang lại. Đó là `light=True` trong `src`. Dưới đây là RefineNet rút gọn trên mạng xương sống nhỏ, kích thước mọi bản đồ trong chuỗi xếp tầng với ảnh $64 \times 64$:
 
 # %% [markdown] lang="en"
 # ## 5. The RefineNet block and the 4-cascade
@@ -299,7 +299,7 @@ for light in (False, True):
 # - **bộ nhớ kích hoạt đỉnh** đo bằng `src.profiling.peak_memory`: tổng lớn nhất của các tensor được tạo ra trong lúc chạy và còn sống, không tính tham số và ảnh đầu vào. Lan truyền xuôi đo ở chế độ suy luận (`eval`, `no_grad`: tensor trung gian được giải phóng ngay); xuôi + ngược đo ở chế độ huấn luyện, khi mọi tensor cần cho gradient phải được giữ lại, và gradient của tham số cũng chiếm chỗ;
 # - **độ trễ** một lần lan truyền xuôi trên CPU.
 #
-# Ở $512\times 512$ trên một CPU 2 nhân, phép đo mất hàng chục phút, nên nó nằm trong `experiments/refinenet_memory.py`; script ghi kết quả vào `src/results/refinenet_memory.json` (đi kèm gói `src`) và ô dưới đây chỉ **đọc** tệp đó qua `src.record.load_json`, từ bất kỳ thư mục làm việc nào (số liệu do script đo, không phải do notebook này). Ngay sau đó notebook tự đo lại cùng phép so sánh ở kích thước nhỏ.
+# Ở $512\times 512$ trên một CPU 2 lõi, phép đo mất hàng chục phút, nên nó nằm trong `experiments/refinenet_memory.py`; kịch bản này ghi kết quả vào `src/results/refinenet_memory.json` (đi kèm gói `src`) và ô dưới đây chỉ **đọc** tệp đó qua `src.record.load_json`, từ bất kỳ thư mục làm việc nào (số liệu do kịch bản đó đo, không phải do notebook này). Ngay sau đó notebook tự đo lại cùng phép so sánh ở kích thước nhỏ.
 
 # %% [markdown] lang="en"
 # ## 6. Measuring the price: RefineNet on a ResNet-101 against DeepLabV3 on a dilated ResNet-101
@@ -393,10 +393,10 @@ fig.tight_layout()
 #
 # 1. *Cái giá của việc giãn.* Dòng `resnet101_os8` so với `resnet101_os32`: riêng việc giãn mạng xương sống đã nhân số FLOPs lên nhiều lần (tỉ số in ở trên), gần như trọn trong `layer3` và `layer4`. Đây đúng là điều bài báo RefineNet nói tới.
 # 2. *Bộ nhớ khi huấn luyện* (cột `peak MiB fwd+bwd`): DeepLabV3-OS8 cần nhiều bộ nhớ kích hoạt hơn cả hai biến thể RefineNet, vì 23 khối của `layer3` và các khối của `layer4` phải giữ lại kích hoạt ở 1/8 thay vì 1/16 và 1/32. Đây là lập luận chính của bài báo, và phép đo xác nhận nó.
-# 3. *Phép tính của RefineNet đầy đủ không rẻ:* bộ giải mã chạy tích chập $3\times 3$ trên 256 kênh ở độ phân giải 1/4 (RCU, hợp nhất, CRP ở mọi tầng), nên tổng FLOPs của nó không thấp hơn DeepLabV3 (xem tỉ số); số tham số cũng lớn hơn nhiều (các RCU 512 kênh). Light-Weight RefineNet, cùng mạng xương sống có bước trượt nhưng không RCU và chỉ dùng tích chập $1\times 1$, mới là biến thể rẻ hơn hẳn về cả phép tính lẫn bộ nhớ. Để đối chiếu: bài báo Light-Weight RefineNet (Nekrasov và cộng sự, arXiv 1810.03272) báo cáo số tham số và FLOPs giảm hơn hai lần (phần tóm tắt); chúng tôi không kiểm tra được các con số trong bảng của bài báo, nên không trích chúng ở đây.
+# 3. *Phép tính của RefineNet đầy đủ không rẻ:* bộ giải mã chạy tích chập $3\times 3$ trên 256 kênh ở độ phân giải 1/4 (RCU, hợp nhất, CRP ở mọi tầng), nên tổng FLOPs của nó không thấp hơn DeepLabV3 (xem tỉ số); số tham số cũng lớn hơn nhiều (các RCU 512 kênh). RefineNet rút gọn, cùng mạng xương sống có bước trượt nhưng không RCU và chỉ dùng tích chập $1\times 1$, mới là biến thể rẻ hơn hẳn về cả phép tính lẫn bộ nhớ. Để đối chiếu: bài báo Light-Weight RefineNet (Nekrasov và cộng sự, arXiv 1810.03272) báo cáo số tham số và FLOPs giảm hơn hai lần (phần tóm tắt); chúng tôi không kiểm tra được các con số trong bảng của bài báo, nên không trích chúng ở đây.
 # 4. *Suy luận khác huấn luyện:* ở chế độ `no_grad`, mỗi tensor trung gian được giải phóng ngay khi lớp sau dùng xong, nên đỉnh bộ nhớ chỉ là vài bản đồ lớn nhất cùng lúc còn sống; khi đó các bản đồ 256 kênh ở 1/4 của bộ giải mã RefineNet có thể nặng hơn các bản đồ 1/8 của DeepLabV3 (cột `peak MiB fwd`). Giới hạn thực tế khi huấn luyện là bộ nhớ xuôi + ngược, lớn hơn nhiều lần.
 #
-# Độ trễ trong bảng được đo trên một CPU 2 nhân đang bị nhiều tiến trình khác dùng chung, nên chỉ mang tính tham khảo; FLOPs và bộ nhớ thì không phụ thuộc vào tải của máy.
+# Độ trễ trong bảng được đo trên một CPU 2 lõi đang bị nhiều tiến trình khác dùng chung, nên chỉ mang tính tham khảo; FLOPs và bộ nhớ thì không phụ thuộc vào tải của máy.
 
 # %% [markdown] lang="en"
 # **Reading the results.** Read the table and the ratios above in four points:
@@ -448,7 +448,7 @@ print(small.round(1).to_string())
 # Hai mô hình, cùng mạng xương sống nhỏ (`tiny`), **cùng ngân sách tham số** (RefineNet ít hơn khoảng 1 %, bảng dưới):
 #
 # - DeepLabV3 trên mạng xương sống giãn tới OS 8 (bản đồ $8\times 8$), ASPP 32 kênh với các hệ số giãn co theo bản đồ (`src.aspp.scaled_atrous_rates(8)`, không nhánh nào bị thoái hoá (*degenerate*)), dự đoán ở 1/8 rồi phóng to song tuyến;
-# - Light-Weight RefineNet trên mạng xương sống có bước trượt (OS 32), 42 kênh, dự đoán ở 1/4 nhờ hợp nhất đặc trưng của `layer1`.
+# - RefineNet rút gọn trên mạng xương sống có bước trượt (OS 32), 42 kênh, dự đoán ở 1/4 nhờ hợp nhất đặc trưng của `layer1`.
 #
 # Ngân sách được so là **số tham số**; FLOPs (lan truyền xuôi, batch 1, ảnh $64\times64$) được in bên cạnh để thấy cái giá của việc giãn. Thí nghiệm đầy đủ (`experiments/refinenet_vs_dilated.py`, 5 hạt giống, 256 ảnh huấn luyện, 10 epoch) được ghi trong `src/results/refinenet_thin.json`; ô tiếp theo chạy một phiên bản nhỏ (một hạt giống, ít ảnh và ít epoch hơn) và đặt nó cạnh bản ghi (trên GPU hoặc với `SRC_FULL=1`: giao thức đầy đủ).
 
@@ -574,10 +574,10 @@ fig.legend(
 # ## Ghi nhớ
 #
 # - ResNet có bước trượt rẻ nhưng thô (OS 32); ResNet giãn giữ độ phân giải (OS 8) nhưng chi phí của `layer3`, `layer4` tăng theo số điểm ảnh: 4 và 16 lần.
-# - RefineNet đi ngược lên bằng một chuỗi xếp tầng 4 khối; mỗi khối gồm RCU (thích nghi đặc trưng), hợp nhất đa độ phân giải (tích chập, phóng to tới **đúng** kích thước, cộng) và CRP (chuỗi gộp $5\times5$ + tích chập, cộng dồn, cho ngữ cảnh rộng).
-# - Đo, đừng trích dẫn: bảng ở mục 6 cho thấy cái giá bộ nhớ khi huấn luyện của ResNet giãn là có thật, nhưng một bộ giải mã nặng (RefineNet đầy đủ) cũng tốn nhiều phép tính; Light-Weight RefineNet (tích chập $1\times1$, không RCU) mới thật sự rẻ.
+# - RefineNet đi ngược lên bằng một chuỗi xếp tầng 4 khối; mỗi khối gồm RCU (điều chỉnh đặc trưng), hợp nhất đa độ phân giải (tích chập, phóng to tới **đúng** kích thước, cộng) và CRP (chuỗi gộp $5\times5$ + tích chập, cộng dồn, cho ngữ cảnh rộng).
+# - Đo, đừng trích dẫn: bảng ở mục 6 cho thấy cái giá bộ nhớ khi huấn luyện của ResNet giãn là có thật, nhưng một bộ giải mã nặng (RefineNet đầy đủ) cũng tốn nhiều phép tính; RefineNet rút gọn (tích chập $1\times1$, không RCU) mới thật sự rẻ.
 # - Bộ nhớ huấn luyện (xuôi + ngược) mới là giới hạn thực tế, lớn hơn bộ nhớ suy luận rất nhiều.
-# - Cùng ngân sách tham số, trên những nét mảnh hơn output stride 8, bộ giải mã 1/4 của Light-Weight RefineNet cho mIoU cao hơn DeepLabV3 ở OS 8 (đo qua 5 hạt giống, mục 7), với khoảng một nửa số FLOPs: điều bộ giải mã đa độ phân giải mang lại là chi tiết, không chỉ là bộ nhớ.
+# - Cùng ngân sách tham số, trên những nét mảnh hơn output stride 8, bộ giải mã 1/4 của RefineNet rút gọn cho mIoU cao hơn DeepLabV3 ở OS 8 (đo qua 5 hạt giống, mục 7), với khoảng một nửa số FLOPs: điều bộ giải mã đa độ phân giải mang lại là chi tiết, không chỉ là bộ nhớ.
 
 # %% [markdown] lang="en"
 # ## Key takeaways
