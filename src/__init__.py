@@ -17,9 +17,20 @@ import random
 import numpy as np
 import torch
 
-from .i18n import format_value, get_language, set_language, tr
+from .i18n import decimal_commas, format_value, get_language, set_language, tr
+from .record import format_mean_std, format_number
 
-__all__ = ["format_value", "get_device", "get_language", "seed_everything", "set_language", "tr"]
+__all__ = [
+    "decimal_commas",
+    "format_mean_std",
+    "format_number",
+    "format_value",
+    "get_device",
+    "get_language",
+    "seed_everything",
+    "set_language",
+    "tr",
+]
 __version__ = "0.1.0"
 
 

@@ -86,6 +86,19 @@ def format_value(value: Any, digits: int | None = None) -> str:
     return str(value)
 
 
+def decimal_commas(text: str) -> str:
+    """``text`` with the decimal point of every number (a digit, ``.``, a digit) made a comma, in Vietnamese only.
+
+    For a line already formatted in code, e.g. ``decimal_commas(f"CE = {ce:.6f}, max |diff| {d:.1e}")``; English
+    returns ``text`` unchanged. Do not pass version numbers or file names.
+    """
+    if _state["lang"] != "vi":
+        return text
+    import re
+
+    return re.sub(r"(?<=\d)\.(?=\d)", ",", text)
+
+
 def _set_pandas_decimal(lang: str) -> None:
     """Vietnamese tables show decimal commas (``display.float_format``); English gets pandas' default back."""
     try:

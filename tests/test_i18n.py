@@ -71,3 +71,12 @@ def test_format_value_vietnamese_has_commas_and_semicolons():
     assert src.format_value(7) == "7" and src.format_value("conv") == "conv"
     with pytest.raises(ValueError, match="digits"):
         src.format_value(0.5, -1)
+
+
+def test_decimal_commas_only_in_vietnamese():
+    line = "CE = 0.805212, max |diff| 5.4e-01, 97.50%, RF 7"
+    src.set_language("vi")
+    assert src.decimal_commas(line) == "CE = 0,805212, max |diff| 5,4e-01, 97,50%, RF 7"
+    assert src.format_number(0.5) == "0,500"
+    src.set_language("en")
+    assert src.decimal_commas(line) == line
