@@ -90,7 +90,7 @@ print("gate shape:", tuple(block.gate(x).shape))
 # %% [markdown] lang="vi"
 # ### Vì sao sigmoid mà không phải softmax?
 #
-# Softmax bắt các kênh **cạnh tranh** nhau: tổng các cổng bằng 1, nên khi một kênh được tăng thì những kênh khác buộc phải giảm, và với $C$ kênh thì cổng trung bình chỉ là $1/C$ — toàn bộ bản đồ đặc trưng bị thu nhỏ đi $C$ lần. SE muốn điều khác: **nhiều** kênh có thể cùng quan trọng (một ảnh có cả gạch lẫn sỏi), và mỗi kênh được quyết định độc lập. Sigmoid cho mỗi kênh một cổng riêng trong $(0, 1)$, không ràng buộc tổng. Ô dưới so sánh hai lựa chọn trên cùng một vector điểm số.
+# Softmax bắt các kênh **cạnh tranh** nhau: tổng các cổng bằng 1, nên khi một kênh được tăng thì những kênh khác buộc phải giảm, và với $C$ kênh thì cổng trung bình chỉ là $1/C$ — toàn bộ bản đồ đặc trưng bị thu nhỏ đi $C$ lần. SE muốn điều khác: **nhiều** kênh có thể cùng quan trọng (một ảnh có cả gạch lẫn sỏi), và mỗi kênh được quyết định độc lập. Sigmoid cho mỗi kênh một cổng riêng trong $(0, 1)$, không ràng buộc tổng. Ô dưới so sánh hai lựa chọn trên cùng một vectơ điểm số.
 
 # %% [markdown] lang="en"
 # ### Why a sigmoid and not a softmax?
@@ -292,7 +292,7 @@ print(overhead_table.to_string())
 #
 # ### Bài tập 3 — SE theo không gian
 #
-# Viết `spatial_se(x, weight, bias)`: `x` là $N \times C \times H \times W$, `weight` là vector $C$ phần tử (trọng số của tích chập 1x1), `bias` là một số (tensor một phần tử). Trả về $x$ nhân với cổng $q$ của từng điểm ảnh.
+# Viết `spatial_se(x, weight, bias)`: `x` là $N \times C \times H \times W$, `weight` là vectơ $C$ phần tử (trọng số của tích chập 1x1), `bias` là một số (tensor một phần tử). Trả về $x$ nhân với cổng $q$ của từng điểm ảnh.
 
 # %% [markdown] lang="en"
 # ## 4. Spatial SE and scSE
@@ -330,7 +330,7 @@ result = checks.check_spatial_se(spatial_se)
 # - `"decoder"`: một scSE được đặt vào các khe chú ý của bộ giải mã: sau ASPP, sau gộp kim tự tháp (PSPNet), sau mỗi khối RefineNet, và trên đặc trưng đi vào lớp phân loại 1x1 cuối cùng của đầu ra (*head*);
 # - `"both"`: cả hai.
 #
-# DeepLabV3 của bài 03 (và RefineNet của bài 05) nhận cờ `se=` và tự gọi `add_se`. Ta huấn luyện ba phiên bản của DeepLabV3 với mạng xương sống (*backbone*) nhỏ trên bộ ghép vân 5 lớp, **cùng** số epoch, tốc độ học (*learning rate*) và hạt giống ngẫu nhiên (*seed*): không SE, SE trong backbone, và SE ở cả hai nơi.
+# DeepLabV3 của bài 03 (và RefineNet của bài 05) nhận cờ `se=` và tự gọi `add_se`. Ta huấn luyện ba phiên bản của DeepLabV3 với mạng xương sống (*backbone*) nhỏ trên bộ ghép vân 5 lớp, **cùng** số epoch, tốc độ học (*learning rate*) và hạt giống ngẫu nhiên (*seed*): không SE, SE trong mạng xương sống, và SE ở cả hai nơi.
 
 # %% [markdown] lang="en"
 # ## 5. Adding SE to a segmentation model
@@ -368,7 +368,7 @@ se_table["extra params %"] = (100 * se_table["params"] / se_table["params"].iloc
 print(se_table.to_string())
 
 # %% [markdown] lang="vi"
-# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong backbone, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài điểm phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho RefineNet rút gọn (*Light-Weight RefineNet*) của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
+# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong mạng xương sống, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài điểm phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho RefineNet rút gọn (*Light-Weight RefineNet*) của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
 
 # %% [markdown] lang="en"
 # Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (SE adds small operations but many module calls, so on a CPU time grows more than the FLOPs do; on a shared machine it also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet(5, "tiny", light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
@@ -408,7 +408,7 @@ print(recorded.verdict())
 se_claim
 
 # %% [markdown] lang="vi"
-# Dòng in phía trên bảng là kết luận của bản ghi: hiệu ứng chỉ được nêu khi thống kê $t$ của Welch qua 5 hạt giống đạt ít nhất 2, nếu không thì nói rõ là không đo được khác biệt. Hãy nhìn cả độ lệch chuẩn chứ không chỉ trung bình: độ lệch lớn nghĩa là với ngân sách này có hạt giống học được cách đọc dấu hiệu và có hạt giống không (giá trị của từng hạt giống nằm trong `src/results/se_cue.json`); ở cỡ nhỏ của notebook, so cột "bản ghi, cùng cỡ nhỏ" để biết một lần chạy ngắn có đủ để thấy hiệu ứng hay không. Cùng một khối SE có thể không giúp gì đo được ở chỗ thông tin đã có sẵn tại chỗ (bộ ghép vân), mà giúp khi lớp phụ thuộc vào một dấu hiệu toàn cục: điều nó mang lại là một cái nhìn toàn cục rất rẻ.
+# Dòng in phía trên bảng là kết luận của bản ghi: hiệu ứng chỉ được nêu khi thống kê $t$ của Welch qua 5 hạt giống đạt ít nhất 2, nếu không thì nói rõ là không đo được khác biệt. Hãy nhìn cả độ lệch chuẩn chứ không chỉ trung bình: độ lệch lớn nghĩa là với ngân sách này có hạt giống học được cách đọc dấu hiệu và có hạt giống không (giá trị của từng hạt giống nằm trong `src/results/se_cue.json`); ở cỡ nhỏ của notebook, so cột "bản ghi, cùng cỡ nhỏ" để biết một lần chạy ngắn có đủ để thấy hiệu ứng hay không. Cùng một khối SE có thể không mang lại khác biệt đo được khi thông tin đã có sẵn tại chỗ (bộ ghép vân), nhưng lại giúp khi lớp phụ thuộc vào một dấu hiệu toàn cục: điều nó mang lại là một cái nhìn toàn cục rất rẻ.
 
 # %% [markdown] lang="en"
 # The line printed above the table is the record's verdict: the effect is stated only when Welch's $t$ over 5 seeds is at least 2, otherwise it says plainly that no difference was measured. Look at the standard deviation, not only the mean: a large one means that at this budget some seeds learn to read the cue and some do not (the per-seed values are in `src/results/se_cue.json`); at the notebook's small size, compare with the "record, same small size" column to know whether a short run is enough to see the effect at all. The same SE block may bring no measurable gain where the information is already local (the texture mosaics) and help when the class depends on a global cue: what it adds is a very cheap global view.
@@ -418,7 +418,7 @@ se_claim
 #
 # Trong phần phân tích vai trò của bước kích thích, Hu và cộng sự lấy trung bình cổng kích thích theo từng lớp của ImageNet và thấy: ở các tầng **đầu**, cổng gần như giống nhau cho mọi lớp (đặc trưng cấp thấp dùng chung); ở các tầng **sâu**, cổng khác nhau rõ rệt giữa các lớp (đặc trưng chuyên biệt).
 #
-# Ta làm tương tự trên mô hình "SE backbone + scSE decoder" vừa huấn luyện: bốn khối SE của backbone và hai nhánh cSE của scSE trong bộ giải mã (sau ASPP và trước lớp phân loại). Cổng SE thuộc về **cả ảnh**, còn ảnh ghép có nhiều lớp, nên mỗi ảnh của tập kiểm định được gán cho **lớp chiếm nhiều điểm ảnh nhất** của nó. `se.record_gates` móc vào mô-đun `sigmoid` của từng khối SE; `se.class_gate_means` trả về, cho mỗi khối, một ma trận (lớp x kênh) các cổng trung bình. Hình vẽ độ lệch của mỗi hàng so với trung bình các lớp (đỏ: lớp này mở cổng rộng hơn, xanh: hẹp hơn). **Độ phân tán giữa các lớp** là độ lệch chuẩn theo lớp, lấy trung bình qua các kênh.
+# Ta làm tương tự trên mô hình "SE backbone + scSE decoder" vừa huấn luyện: bốn khối SE của mạng xương sống và hai nhánh cSE của scSE trong bộ giải mã (sau ASPP và trước lớp phân loại). Cổng SE thuộc về **cả ảnh**, còn ảnh ghép có nhiều lớp, nên mỗi ảnh của tập kiểm định được gán cho **lớp chiếm nhiều điểm ảnh nhất** của nó. `se.record_gates` móc vào mô-đun `sigmoid` của từng khối SE; `se.class_gate_means` trả về, cho mỗi khối, một ma trận (lớp x kênh) các cổng trung bình. Hình vẽ độ lệch của mỗi hàng so với trung bình các lớp (đỏ: lớp này mở cổng rộng hơn, xanh: hẹp hơn). **Độ phân tán giữa các lớp** là độ lệch chuẩn theo lớp, lấy trung bình qua các kênh.
 
 # %% [markdown] lang="en"
 # ## 6. What do the gates learn?
@@ -459,7 +459,7 @@ print(
 )
 
 # %% [markdown] lang="vi"
-# Mỗi ô màu cho biết cổng của một kênh (trục ngang) lệch bao nhiêu so với trung bình, với các ảnh mà một lớp (trục dọc) chiếm ưu thế. So các hình con và dòng "độ phân tán giữa các lớp" in ở trên: nếu một hình con gần như trắng toàn bộ thì các cổng ở tầng đó không phụ thuộc vào lớp; nếu chúng khác nhau thì SE đang bật/tắt kênh tuỳ theo loại vân trong ảnh. Hãy so sánh xu hướng từ `layer1` đến `layer4` với nhận xét của Hu và cộng sự, và so các khối cSE của bộ giải mã (với $r = 2$ chúng có nhiều nơ-ron hơn hẳn) với các khối của backbone. Lưu ý hai giới hạn của phép đo này: backbone rất nhỏ ($C' = C/16$ chỉ từ 1 đến 4 nơ-ron), và gán cả ảnh cho một lớp làm các khác biệt bị pha loãng.
+# Mỗi ô màu cho biết cổng của một kênh (trục ngang) lệch bao nhiêu so với trung bình, với các ảnh mà một lớp (trục dọc) chiếm ưu thế. So các hình con và dòng "độ phân tán giữa các lớp" in ở trên: nếu một hình con gần như trắng toàn bộ thì các cổng ở tầng đó không phụ thuộc vào lớp; nếu chúng khác nhau thì SE đang bật/tắt kênh tuỳ theo loại vân trong ảnh. Hãy so sánh xu hướng từ `layer1` đến `layer4` với nhận xét của Hu và cộng sự, và so các khối cSE của bộ giải mã (với $r = 2$ chúng có nhiều nơ-ron hơn hẳn) với các khối của mạng xương sống. Lưu ý hai giới hạn của phép đo này: mạng xương sống rất nhỏ ($C' = C/16$ chỉ từ 1 đến 4 nơ-ron), và gán cả ảnh cho một lớp làm các khác biệt bị pha loãng.
 
 # %% [markdown] lang="en"
 # Each coloured cell tells how far the gate of one channel (horizontal axis) moves from its average over the images dominated by one class (vertical axis). Compare the panels of the figure and the "between-class spread" line printed above: if a panel is almost white, the gates there do not depend on the class; if they differ, SE is turning channels up or down depending on the textures in the image. Compare the trend from `layer1` to `layer4` with Hu et al.'s observation, and the decoder's cSE blocks (with $r = 2$ they have far more neurons) with the backbone's. Two limits of this measurement: the backbone is tiny ($C' = C/16$ is only 1 to 4 neurons), and attributing a whole image to one class dilutes the differences.
