@@ -186,10 +186,10 @@ def merge_branches(k3, b3, k1, b1, id_scale, id_bias, groups=1):
 result = checks.check_merge_branches(merge_branches)
 
 # %% [markdown] lang="vi"
-# `repvgg.deploy(model)` làm đúng hai bước đó cho mọi khối của một mạng (bằng mã tham chiếu của `src`, không dùng hàm của bạn): mỗi khối chỉ còn một `nn.Conv2d` 3x3 có bias. Trên RepVGG-A0 (bảng 2 của bài báo, 1000 lớp ImageNet), ta đếm tham số trước và sau, và so đầu ra trên một ảnh ngẫu nhiên:
+# `repvgg.deploy(model)` làm đúng hai bước đó cho mọi khối của một mạng (bằng mã tham chiếu của `src`, không dùng hàm của bạn): mỗi khối chỉ còn một `nn.Conv2d` 3x3 có bias. Trên RepVGG-A0 (bảng 2 và 3 của bài báo: năm tầng có 1, 2, 4, 14, 1 khối, $a = 0{,}75$, $b = 2{,}5$; 1000 lớp ImageNet), ta đếm tham số trước và sau, và so đầu ra trên một ảnh ngẫu nhiên:
 
 # %% [markdown] lang="en"
-# `repvgg.deploy(model)` does exactly those two steps for every block of a network (with `src`'s reference code, not your functions): each block is left with one 3x3 `nn.Conv2d` with a bias. On RepVGG-A0 (the paper's Table 2, 1000 ImageNet classes) we count the parameters before and after, and compare the outputs on a random image:
+# `repvgg.deploy(model)` does exactly those two steps for every block of a network (with `src`'s reference code, not your functions): each block is left with one 3x3 `nn.Conv2d` with a bias. On RepVGG-A0 (the paper's Tables 2 and 3: five stages of 1, 2, 4, 14, 1 blocks, $a = 0.75$, $b = 2.5$; 1000 ImageNet classes) we count the parameters before and after, and compare the outputs on a random image:
 
 # %%
 a0 = randomise_bn(repvgg.repvgg_a0())
@@ -199,26 +199,26 @@ with torch.no_grad():
     out_train = a0(x)
     a0_diff = ((out_train - a0_deployed(x)).abs().max() / out_train.abs().max()).item()  # relative
 a0_params = {form: sum(p.numel() for p in m.parameters()) for form, m in (("train", a0), ("deploy", a0_deployed))}
-PAPER_A0_DEPLOY = 8.30e6  # Ding et al., Table 3: RepVGG-A0 has 8.30M parameters once deployed
+PAPER_A0_DEPLOY = 8.30e6  # Ding et al., Table 4: RepVGG-A0 has 8.30M parameters once deployed
 print(
     src.tr(
         f"RepVGG-A0: {a0_params['train'] / 1e6:.2f}M tham số khi huấn luyện, {a0_params['deploy'] / 1e6:.3f}M khi "
-        f"triển khai (bảng 3 của bài báo: {PAPER_A0_DEPLOY / 1e6:.2f}M); sai khác tương đối lớn nhất của đầu ra "
+        f"triển khai (bảng 4 của bài báo: {PAPER_A0_DEPLOY / 1e6:.2f}M); sai khác tương đối lớn nhất của đầu ra "
         f"{a0_diff:.1e}".replace(".", ","),
         f"RepVGG-A0: {a0_params['train'] / 1e6:.2f}M parameters at training time, {a0_params['deploy'] / 1e6:.3f}M "
-        f"deployed (the paper's Table 3: {PAPER_A0_DEPLOY / 1e6:.2f}M); largest relative output difference {a0_diff:.1e}",
+        f"deployed (the paper's Table 4: {PAPER_A0_DEPLOY / 1e6:.2f}M); largest relative output difference {a0_diff:.1e}",
     )
 )
 
 # %% [markdown] lang="vi"
-# Số tham số khi triển khai in ở trên khớp với bảng 3 của bài báo (in cạnh nó, bài báo chỉ cho hai chữ số thập phân); số khi huấn luyện lớn hơn vì còn các nhân 1x1 và các BN của mọi nhánh (`tests/test_repvgg.py` so nó với một cài đặt độc lập, của `timm`).
+# Số tham số khi triển khai in ở trên lệch chưa tới 0,01M so với 8,30M ở bảng 4 của bài báo (in cạnh nó; làm tròn tới hai chữ số thập phân, số của ta là 8,31M); số khi huấn luyện lớn hơn vì còn các nhân 1x1 và các BN của mọi nhánh (`tests/test_repvgg.py` so nó với một cài đặt độc lập, của `timm`).
 #
 # ## 4. Trường tiếp nhận: chồng 3x3 thẳng và ResNet cùng độ sâu
 #
 # Nhánh 1x1 và nhánh đồng nhất không làm trường tiếp nhận lý thuyết lớn thêm: đường dài nhất qua mạng vẫn là tám tích chập 3x3. Ta đo bằng `receptive_field` của bài 01 trên bốn mạng cùng tám tầng 3x3 và cùng 16 kênh: một chồng 3x3 + ReLU thẳng (kiểu VGG), RepVGG lúc huấn luyện, cùng RepVGG đó sau khi triển khai, và ResNet (bốn khối cơ bản, mỗi khối hai tích chập 3x3). Trường tiếp nhận **hiệu dụng** (bài 01; Luo và cộng sự) thì khác: ta đo phần của ô trường tiếp nhận lý thuyết chứa 95 % độ lớn gradient, lúc khởi tạo ngẫu nhiên.
 
 # %% [markdown] lang="en"
-# The deployed count printed above agrees with the paper's Table 3 (printed next to it; the paper gives two decimals); the training-time count is larger because of the 1x1 kernels and the BNs of every branch (`tests/test_repvgg.py` checks it against an independent implementation, `timm`'s).
+# The deployed count printed above is within 0.01M of the 8.30M in the paper's Table 4 (printed next to it; rounded to two decimals, ours would read 8.31M); the training-time count is larger because of the 1x1 kernels and the BNs of every branch (`tests/test_repvgg.py` checks it against an independent implementation, `timm`'s).
 #
 # ## 4. Receptive field: a plain 3x3 stack and a ResNet of the same depth
 #
@@ -262,10 +262,10 @@ plt.show()
 pd.DataFrame.from_dict(rf_rows, orient="index")
 
 # %% [markdown] lang="vi"
-# Bảng cho cùng một trường tiếp nhận lý thuyết cho cả bốn mạng. Cột cuối và hình thì cho thấy nhánh đồng nhất làm gradient dồn về tâm như ở ResNet, và RepVGG sau khi triển khai có **đúng** trường hiệu dụng của nó lúc huấn luyện (cùng một hàm số), dù về cấu trúc nó là một chồng 3x3 thẳng như mạng thứ nhất. Đây là lúc khởi tạo; trong lúc huấn luyện, các nhánh giúp gradient chảy như ở ResNet, đó là lý do RepVGG huấn luyện được ở độ sâu mà VGG khó huấn luyện.
+# Bảng cho cùng một trường tiếp nhận lý thuyết cho cả bốn mạng. Cột cuối và hình thì cho thấy, lúc khởi tạo, các nhánh thêm vào (1x1 và đồng nhất) làm gradient dồn về tâm như các kết nối phần dư của ResNet, và RepVGG sau khi triển khai có **đúng** trường hiệu dụng của nó lúc huấn luyện (cùng một hàm số), dù về cấu trúc nó là một chồng 3x3 thẳng như mạng thứ nhất. Bài này chỉ đo lúc khởi tạo, không huấn luyện các chồng này. Ding và cộng sự giải thích lợi ích của các nhánh khi huấn luyện bằng cách xem ResNet như một tập hợp ngầm (*implicit ensemble*) của nhiều mạng nông hơn, theo Veit và cộng sự (mục 1 và mục 3.2 của bài báo: $n$ khối RepVGG cho $3^n$ thành viên), và đo lợi ích đó bằng thí nghiệm loại bỏ (*ablation*, mục 4.2, bảng 6): RepVGG-B0 đạt độ chính xác top-1 72,39% trên ImageNet khi bỏ cả nhánh đồng nhất lẫn nhánh 1x1, và 75,14% khi có cả hai.
 
 # %% [markdown] lang="en"
-# The table gives the same theoretical receptive field for all four networks. The last column and the figure show that the identity branches concentrate the gradient at the centre as in a ResNet, and that the deployed RepVGG has **exactly** the effective field of its training form (the same function), although structurally it is a plain 3x3 stack like the first network. This is at initialisation; during training the branches let the gradient flow as in a ResNet, which is why RepVGG trains at depths where VGG is hard to train.
+# The table gives the same theoretical receptive field for all four networks. The last column and the figure show that, at initialisation, the extra branches (1x1 and identity) concentrate the gradient at the centre as the ResNet's residual connections do, and that the deployed RepVGG has **exactly** the effective field of its training form (the same function), although structurally it is a plain 3x3 stack like the first network. This lesson measures initialisation only; it does not train these stacks. Ding et al. explain the branches' benefit for training by viewing a ResNet as an implicit ensemble of many shallower networks, after Veit et al. (the paper's Sections 1 and 3.2: $n$ RepVGG blocks give $3^n$ members), and measure that benefit by ablation (Section 4.2, Table 6): RepVGG-B0 reaches 72.39% top-1 accuracy on ImageNet without the identity and 1x1 branches, and 75.14% with both.
 
 # %% [markdown] lang="vi"
 # ## 5. Triển khai nhanh hơn bao nhiêu? (đo trên CPU)
@@ -314,20 +314,20 @@ plt.show()
 deploy_table
 
 # %% [markdown] lang="vi"
-# Tỉ số và $t$ in ở trên là của bản ghi. Máy đo là một CPU dùng chung: độ trễ tuyệt đối của từng vòng dao động theo tải (hình), nên ta so **tỉ số các trung vị** của hai dạng chạy xen kẽ chứ không so một con số đơn lẻ. Bộ nhớ kích hoạt đỉnh nhỏ hơn vì dạng triển khai không phải giữ đầu vào của khối cho nhánh đồng nhất và nhánh 1x1. Trên GPU, Ding và cộng sự báo cáo lợi ích còn lớn hơn (3x3 là phép toán được tối ưu nhất); ta không đo điều đó ở đây.
+# Tỉ số và $t$ in ở trên là của bản ghi. Máy đo là một CPU dùng chung: độ trễ tuyệt đối của từng vòng dao động theo tải (hình), nên ta so **tỉ số các trung vị** của hai dạng chạy xen kẽ chứ không so một con số đơn lẻ. Bản ghi được đo khi máy chịu tải nặng (tải in ở trên); trên một máy rảnh, tỉ số có thể khác. Bộ nhớ kích hoạt đỉnh nhỏ hơn; Ding và cộng sự giải thích điều này (mục 3.1, hình 3): một khối nhiều nhánh phải giữ đầu vào và kết quả của từng nhánh cho tới phép cộng, còn một chồng thẳng giải phóng đầu vào của mỗi tầng ngay khi tầng đó tính xong; ta chỉ đo tổng, không đo riêng từng phần. Bài báo đo tốc độ trên GPU (1080Ti, *batch* 128): bỏ các nhánh bằng tái tham số hoá làm RepVGG-B0 nhanh lên rõ rệt (mục 4.2, bảng 6), và các tác giả quy tốc độ của chồng 3x3 cho các nhân 3x3 được tối ưu kỹ (Winograd trong cuDNN và MKL, mục 2.4) cùng với chi phí truy cập bộ nhớ thấp và mức song song cao của một mạng chỉ có một phép toán trong mỗi khối (mục 3.1). Đó là mô hình khác, phần cứng khác và *batch* khác, nên ta không so các con số của họ với tỉ số ở trên.
 #
 # ## 6. SE bên trong RepVGG
 #
-# Biến thể SE trong mã của các tác giả RepVGG đặt một khối SE trong **mỗi** khối, trên tổng của ba nhánh, **trước** ReLU, với $C/16$ nơ-ron nén. Vì SE phụ thuộc vào nội dung ảnh (một phép gộp toàn cục rồi sigmoid), nó **không** gộp được vào tích chập: sau khi triển khai, mỗi khối là tích chập 3x3 đã gộp, rồi SE, rồi ReLU. Mã gốc nén bằng `avg_pool2d(kernel_size=W)`, chỉ là phép gộp toàn cục khi ảnh vuông (bài 06); `src.se.SEBlock` gộp trên toàn bộ $H \times W$, điều mà ảnh phân vùng cần.
+# Bài báo RepVGG (CVPR 2021) không dùng SE. Biến thể SE nằm trong mã của các tác giả (mô hình RepVGG-D2se, thêm vào kho mã tháng 4 năm 2021 và được ghi rõ là không có trong bài báo CVPR): nó đặt một khối SE trong **mỗi** khối, trên tổng của ba nhánh, **trước** ReLU, với $C/16$ nơ-ron nén; các mô hình RepVGGplus ra đời sau thì đặt SE **sau** ReLU. `timm` cài đặt giống như vậy (`repvgg_d2se`: SE trên tổng các nhánh, trước hàm kích hoạt, tỉ lệ 1/16). Vì SE phụ thuộc vào nội dung ảnh (một phép gộp toàn cục rồi sigmoid), nó **không** gộp được vào tích chập: sau khi triển khai, mỗi khối là tích chập 3x3 đã gộp, rồi SE, rồi ReLU. Mã gốc nén bằng `avg_pool2d(kernel_size=W)`, chỉ là phép gộp toàn cục khi ảnh vuông (bài 06); `src.se.SEBlock` gộp trên toàn bộ $H \times W$, điều mà ảnh phân vùng cần.
 #
 # Để SE có thể giúp, ta dùng lại bộ `cue` của bài 03 và 06 (lớp của các hình tròn xám do một ô màu ở góc ảnh quyết định) và một mạng RepVGG nhỏ (`src.repvgg_probe.RepVGGProbe`: bốn khối RepVGG, output stride 4) có hoặc không có SE trong mỗi khối. Thí nghiệm đầy đủ (`experiments/repvgg_se_cue.py`, 5 hạt giống) được ghi trong `src/results/repvgg_se_cue.json`; ô dưới chạy một phiên bản nhỏ (trên GPU hoặc với `SRC_FULL=1`: giao thức đầy đủ), đặt nó cạnh bản ghi, rồi triển khai mạng có SE vừa huấn luyện và so đầu ra.
 
 # %% [markdown] lang="en"
-# The ratio and $t$ printed above are the record's. The machine is a shared CPU: the absolute latency of each round moves with the load (figure), so we compare the **ratio of the medians** of the two alternating forms rather than any single number. Peak activation memory is smaller because the deployed form does not keep the block input around for the identity and 1x1 branches. On GPUs, Ding et al. report a larger gain (3x3 is the most optimised operation); we do not measure that here.
+# The ratio and $t$ printed above are the record's. The machine is a shared CPU: the absolute latency of each round moves with the load (figure), so we compare the **ratio of the medians** of the two alternating forms rather than any single number. The record was taken under a heavy load (printed above); on an idle machine the ratio may differ. Peak activation memory is smaller; Ding et al. explain why (Section 3.1, Fig. 3): a multi-branch block must keep its input and every branch's result until the addition, while a plain stack frees each layer's input as soon as that layer is done; we measure only the total, not its parts. The paper measures speed on a GPU (1080Ti, batch 128): removing the branches by re-parameterisation makes RepVGG-B0 clearly faster (Section 4.2, Table 6), and the authors credit the speed of 3x3 stacks to highly optimised 3x3 kernels (Winograd in cuDNN and MKL, Section 2.4) and to the low memory-access cost and high parallelism of a network with one operator per block (Section 3.1). That is another model, other hardware and another batch size, so we do not compare their numbers with the ratio above.
 #
 # ## 6. SE inside RepVGG
 #
-# The SE variant in the RepVGG authors' code puts one SE block in **every** block, on the sum of the three branches, **before** the ReLU, with $C/16$ squeeze neurons. Because SE depends on the image (a global pooling, then a sigmoid) it can **not** be folded into the convolution: once deployed, each block is the fused 3x3 convolution, then SE, then the ReLU. The original code squeezes with `avg_pool2d(kernel_size=W)`, a global pooling only on square images (lesson 06); `src.se.SEBlock` pools over the whole $H \times W$, which segmentation inputs need.
+# The RepVGG paper (CVPR 2021) has no SE. The SE variant is in the authors' code (the RepVGG-D2se model, added to the repository in April 2021 and marked there as not in the CVPR paper): it puts one SE block in **every** block, on the sum of the three branches, **before** the ReLU, with $C/16$ squeeze neurons; the later RepVGGplus models put SE **after** the ReLU. `timm` does the same (`repvgg_d2se`: SE on the sum of the branches, before the activation, ratio 1/16). Because SE depends on the image (a global pooling, then a sigmoid) it can **not** be folded into the convolution: once deployed, each block is the fused 3x3 convolution, then SE, then the ReLU. The original code squeezes with `avg_pool2d(kernel_size=W)`, a global pooling only on square images (lesson 06); `src.se.SEBlock` pools over the whole $H \times W$, which segmentation inputs need.
 #
 # So that SE can help, we reuse the `cue` data of lessons 03 and 06 (the class of the grey discs is set by a coloured square in a corner) and a small RepVGG (`src.repvgg_probe.RepVGGProbe`: four RepVGG blocks, output stride 4) with or without SE in every block. The full experiment (`experiments/repvgg_se_cue.py`, 5 seeds) is recorded in `src/results/repvgg_se_cue.json`; the cell below runs a small version (on a GPU or with `SRC_FULL=1`: the full protocol), puts it next to the record, then deploys the trained SE network and compares its outputs.
 
@@ -378,18 +378,18 @@ se_table
 #
 # ## 7. DeepLabV3+: từ ASPP tới bộ mã hoá - bộ giải mã
 #
-# DeepLabV3 dự đoán ở output stride 16 (hoặc 8) rồi phóng to 16 lần: một nét mảnh hơn 16 điểm ảnh khó mà vẽ lại được. Chen và cộng sự (2018) thêm một **bộ giải mã** (*decoder*) nhẹ: đặc trưng mức thấp ở output stride 4 (`layer1`) qua một tích chập 1x1 còn 48 kênh, nối với đầu ra ASPP đã phóng to 4 lần, hai tích chập 3x3, rồi lớp phân loại; logit ra ở 1/4 và chỉ phóng to 4 lần. Đây là cây cầu nối họ "tích chập giãn + gộp kim tự tháp" với họ mã hoá - giải mã của bài 00 và bài 05.
+# DeepLabV3 tính đặc trưng ở output stride 16 (hoặc 8) rồi phóng to logit bằng nội suy song tuyến 16 (hoặc 8) lần; Chen và cộng sự (2018) gọi đó là một bộ giải mã đơn sơ, có thể không khôi phục được chi tiết của vật (mục 3.1): một nét mảnh hơn một ô 16 điểm ảnh khó vẽ lại cho đúng. Họ thêm một **bộ giải mã** (*decoder*) nhẹ: đặc trưng mức thấp ở output stride 4 (`layer1`; trong bài báo là Conv2 của ResNet-101) qua một tích chập 1x1 còn 48 kênh (để 256 kênh của chúng không lấn át 256 kênh của bộ mã hoá), được nối với đầu ra ASPP đã phóng to 4 lần, qua hai tích chập 3x3 có 256 kênh (mục 4.1, bảng 1 và 2), rồi tới lớp phân loại; logit ra ở 1/4 và chỉ phóng to 4 lần. Đây là cây cầu nối họ "tích chập giãn + gộp kim tự tháp" với họ mã hoá - giải mã của bài 00 và bài 05.
 #
-# Để kết nối tắt (*skip connection*) ở OS 4 có thể giúp, ta dùng bộ `thin` của bài 05 (nét sáng rộng 1,5-3 điểm ảnh, và một đĩa lớn) ở 64 điểm ảnh, mạng xương sống `tiny` ở OS 16 (bản đồ 4 x 4), ASPP với các hệ số giãn (1, 2, 3) — đều nhỏ hơn cạnh bản đồ, nên không nhánh nào chỉ nhìn thấy phần đệm — và 64 kênh; bộ giải mã giảm `layer1` còn 16 kênh (48 của bài báo ứng với đầu 256 kênh). Hai mô hình chỉ khác nhau ở bộ giải mã (`src.repvgg_probe.deeplab_pair`). Ta đo cả điểm F trên biên (*boundary F-score*, bài 00) lẫn mIoU, mỗi cái một bản ghi (`experiments/deeplabv3plus.py`, 5 hạt giống, cùng các lần huấn luyện).
+# Để kết nối tắt (*skip connection*) ở OS 4 có thể giúp, ta dùng bộ `thin` của bài 05 (nét sáng rộng 1,5-3 điểm ảnh, và một đĩa lớn) ở 64 điểm ảnh, mạng xương sống `tiny` ở OS 16 (bản đồ 4 x 4), ASPP với các hệ số giãn (1, 2, 3) — đều nhỏ hơn cạnh bản đồ, nên không nhánh nào chỉ nhìn thấy phần đệm — và 64 kênh; tích chập 1x1 của bộ giải mã giữ nguyên 16 kênh của `layer1` (ở đây không giảm kênh: 16 trên 80 kênh sau khi nối, tỉ lệ gần với 48 trên 304 của bài báo; bảng 1 của bài báo cũng thử 16 kênh), và hai tích chập 3x3 của nó có 64 kênh. Hai mô hình chỉ khác nhau ở bộ giải mã (`src.repvgg_probe.deeplab_pair`). Ta đo cả điểm F trên biên (*boundary F-score*, bài 00) lẫn mIoU, mỗi cái một bản ghi (`experiments/deeplabv3plus.py`, 5 hạt giống, cùng các lần huấn luyện).
 
 # %% [markdown] lang="en"
 # The first printed line is the record's verdict: the effect is stated only when Welch's $t$ over 5 seeds is at least 2, otherwise it says plainly that no difference was measured. Compared with lesson 06 (SE after every convolution of a plain network), SE sits here inside the RepVGG block with very few squeeze neurons ($C/16$, i.e. 1 or 2 at widths 16 and 32), and that is enough: the class of the discs needs **one** global piece of information (is the square red or blue). The second line shows that the SE network still deploys exactly: only the convolution branches are merged, SE stays as it is.
 #
 # ## 7. DeepLabV3+: from ASPP to an encoder-decoder
 #
-# DeepLabV3 predicts at output stride 16 (or 8) and upsamples 16 times: a stroke thinner than 16 pixels can hardly be drawn back. Chen et al. (2018) add a light **decoder**: the low-level features at output stride 4 (`layer1`) go through a 1x1 convolution down to 48 channels, are concatenated with the ASPP output upsampled 4 times, two 3x3 convolutions, then the classifier; the logits come out at 1/4 and are upsampled only 4 times. It is the bridge between the "atrous + pyramid pooling" family and the encoder-decoder family of lessons 00 and 05.
+# DeepLabV3 computes its features at output stride 16 (or 8) and upsamples the logits bilinearly 16 (or 8) times; Chen et al. (2018) call this a naive decoder that may not recover object details (Section 3.1): a stroke thinner than one 16-pixel cell is hard to draw back correctly. They add a light **decoder**: the low-level features at output stride 4 (`layer1`; Conv2 of ResNet-101 in the paper) go through a 1x1 convolution down to 48 channels (so that their 256 channels do not outweigh the encoder's 256), are concatenated with the ASPP output upsampled 4 times, pass two 3x3 convolutions of 256 channels (Section 4.1, Tables 1 and 2), then the classifier; the logits come out at 1/4 and are upsampled only 4 times. It is the bridge between the "atrous + pyramid pooling" family and the encoder-decoder family of lessons 00 and 05.
 #
-# So that the skip connection at OS 4 can matter, we use lesson 05's `thin` data (bright strokes 1.5-3 px wide, and one large disc) at 64 pixels, the `tiny` backbone at OS 16 (a 4 x 4 map), ASPP with atrous rates (1, 2, 3) — all smaller than the map's side, so no branch sees only padding — and 64 channels; the decoder reduces `layer1` to 16 channels (the paper's 48 go with a 256-channel head). The two models differ only by the decoder (`src.repvgg_probe.deeplab_pair`). We measure both the boundary F-score (lesson 00) and mIoU, one record each (`experiments/deeplabv3plus.py`, 5 seeds, the same trainings).
+# So that the skip connection at OS 4 can matter, we use lesson 05's `thin` data (bright strokes 1.5-3 px wide, and one large disc) at 64 pixels, the `tiny` backbone at OS 16 (a 4 x 4 map), ASPP with atrous rates (1, 2, 3) — all smaller than the map's side, so no branch sees only padding — and 64 channels; the decoder's 1x1 convolution keeps `layer1`'s 16 channels (no reduction here: 16 of the 80 channels after the concatenation, a share close to the paper's 48 of 304; the paper's Table 1 also tries 16), and its two 3x3 convolutions have 64 channels. The two models differ only by the decoder (`src.repvgg_probe.deeplab_pair`). We measure both the boundary F-score (lesson 00) and mIoU, one record each (`experiments/deeplabv3plus.py`, 5 seeds, the same trainings).
 
 # %%
 from src.train import evaluate
@@ -428,10 +428,10 @@ fig.suptitle(
 plt.show()
 
 # %% [markdown] lang="vi"
-# Hai dòng kết luận in ở trên là của hai bản ghi (5 hạt giống, giao thức đầy đủ); bảng đặt lần chạy nhỏ này cạnh chúng. Hình là của lần chạy nhỏ (ít ảnh và ít vòng huấn luyện hơn): hãy so đường viền của đĩa tròn, vẽ từ một bản đồ 4 x 4 (DeepLabV3) hay có thêm đặc trưng 16 x 16 của `layer1` (DeepLabV3+), và xem mỗi mô hình vẽ được bao nhiêu phần của các nét mảnh — phần khó nhất; các con số 5 hạt giống ở bảng mới là kết luận. Cái giá là số tham số in ở trên (bộ giải mã có hai tích chập 3x3) và các phép tính ở độ phân giải 1/4.
+# Hai dòng kết luận in ở trên là của hai bản ghi (5 hạt giống, giao thức đầy đủ); bảng đặt lần chạy nhỏ này cạnh chúng. Hình là của lần chạy nhỏ (ít ảnh và ít vòng huấn luyện hơn): hãy so đường viền của đĩa tròn, vẽ từ một bản đồ 4 x 4 (DeepLabV3) hay có thêm đặc trưng 16 x 16 của `layer1` (DeepLabV3+), và xem mỗi mô hình vẽ được bao nhiêu phần của các nét mảnh — phần khó nhất; lần chạy nhỏ rất ngắn, nên có thể bỏ sót các nét này ở cả hai mô hình; các con số 5 hạt giống ở bảng mới là kết luận. Cái giá là số tham số in ở trên (bộ giải mã có hai tích chập 3x3) và các phép tính ở độ phân giải 1/4.
 
 # %% [markdown] lang="en"
-# The two verdict lines printed above are the two records' (5 seeds, full protocol); the table puts this small run next to them. The figure is from the small run (fewer images and epochs): compare the disc's outline, drawn from a 4 x 4 map (DeepLabV3) or with `layer1`'s 16 x 16 features as well (DeepLabV3+), and see how much of the thin strokes — the hardest part — each model draws; the 5-seed numbers in the table are the conclusion. The price is the parameter count printed above (the decoder has two 3x3 convolutions) and the computation at 1/4 resolution.
+# The two verdict lines printed above are the two records' (5 seeds, full protocol); the table puts this small run next to them. The figure is from the small run (fewer images and epochs): compare the disc's outline, drawn from a 4 x 4 map (DeepLabV3) or with `layer1`'s 16 x 16 features as well (DeepLabV3+), and see how much of the thin strokes — the hardest part — each model draws; the small run is short and may miss the strokes in both models; the 5-seed numbers in the table are the conclusion. The price is the parameter count printed above (the decoder has two 3x3 convolutions) and the computation at 1/4 resolution.
 
 # %% [markdown] lang="vi"
 # ## Ghi nhớ
@@ -439,9 +439,9 @@ plt.show()
 # - Tái tham số hoá cấu trúc: khi BN ở chế độ eval, mọi thứ trước ReLU của một khối RepVGG là tuyến tính, nên ba nhánh gộp **chính xác** thành một tích chập 3x3 có bias.
 # - Gộp BN: $W' = W\,\gamma/\sqrt{\sigma^2 + \epsilon}$ theo từng kênh ra, $b' = \beta - \mu\,\gamma/\sqrt{\sigma^2 + \epsilon}$ ($\epsilon$ trong căn, căn của phương sai chạy).
 # - Nhân 1x1 = nhân 3x3 chỉ khác 0 ở tâm; nhánh đồng nhất = nhân 3x3 có số 1 ở tâm của kênh $o \to o$ (với nhóm: $o \to o \bmod (C/g)$).
-# - Trường tiếp nhận lý thuyết không đổi khi thêm nhánh; các nhánh thay đổi cách gradient chảy (trường hiệu dụng) lúc huấn luyện, còn lúc suy luận chỉ là một chồng 3x3.
+# - Trường tiếp nhận lý thuyết không đổi khi thêm nhánh; các nhánh thay đổi cách gradient lan ra (trường hiệu dụng, ở đây đo lúc khởi tạo), còn lúc suy luận mạng chỉ là một chồng 3x3.
 # - Tốc độ và bộ nhớ khi triển khai: đọc từ bản ghi ở mục 5 (tỉ số các trung vị, đo xen kẽ).
-# - SE nằm trong khối, trên tổng các nhánh, trước ReLU; nó không gộp được, và nó giúp khi lớp phụ thuộc vào một dấu hiệu toàn cục (kết luận và độ phân tán ở mục 6).
+# - Trong biến thể SE của các tác giả (RepVGG-D2se, không có trong bài báo), SE nằm trong khối, trên tổng các nhánh, trước ReLU; nó không gộp được; trên `cue`, nơi lớp phụ thuộc vào một dấu hiệu toàn cục, nó giúp rõ rệt (kết luận và độ phân tán ở mục 6).
 # - DeepLabV3+ = encoder của DeepLabV3 + bộ giải mã nhẹ trên đặc trưng OS 4: kết quả về biên và mIoU ở mục 7.
 
 # %% [markdown] lang="en"
@@ -450,9 +450,9 @@ plt.show()
 # - Structural re-parameterisation: with BN in eval mode everything before a RepVGG block's ReLU is linear, so the three branches merge **exactly** into one 3x3 convolution with a bias.
 # - BN folding: $W' = W\,\gamma/\sqrt{\sigma^2 + \epsilon}$ per output channel, $b' = \beta - \mu\,\gamma/\sqrt{\sigma^2 + \epsilon}$ ($\epsilon$ inside the root, the root of the running variance).
 # - A 1x1 kernel = the 3x3 kernel that is non-zero at the centre only; the identity = a 3x3 kernel with a 1 at the centre of channel $o \to o$ (grouped: $o \to o \bmod (C/g)$).
-# - The theoretical receptive field does not change with the branches; the branches change how the gradient flows (the effective field) during training, while at inference the network is just a 3x3 stack.
+# - The theoretical receptive field does not change with the branches; the branches change how the gradient spreads (the effective field, measured here at initialisation), while at inference the network is just a 3x3 stack.
 # - Deploy-time speed and memory: read from the record in section 5 (ratio of medians, alternating measurements).
-# - SE sits inside the block, on the sum of the branches, before the ReLU; it cannot be merged, and it helps when the class depends on a global cue (verdict and spread in section 6).
+# - In the authors' SE variant (RepVGG-D2se, not in the paper), SE sits inside the block, on the sum of the branches, before the ReLU; it cannot be merged; on `cue`, where the class depends on a global cue, it clearly helped (verdict and spread in section 6).
 # - DeepLabV3+ = DeepLabV3's encoder + a light decoder on the OS-4 features: the boundary and mIoU results are in section 7.
 
 # %% [markdown] lang="vi"
@@ -460,9 +460,10 @@ plt.show()
 #
 # - X. Ding, X. Zhang, N. Ma, J. Han, G. Ding, J. Sun. *RepVGG: Making VGG-style ConvNets Great Again*. CVPR 2021. arXiv 2101.03697.
 # - L.-C. Chen, Y. Zhu, G. Papandreou, F. Schroff, H. Adam. *Encoder-Decoder with Atrous Separable Convolution for Semantic Image Segmentation* (DeepLabV3+). ECCV 2018. arXiv 1802.02611.
-# - J. Hu, L. Shen, S. Albanie, G. Sun, E. Wu. *Squeeze-and-Excitation Networks*. CVPR 2018. arXiv 1709.01507.
+# - J. Hu, L. Shen, G. Sun. *Squeeze-and-Excitation Networks*. CVPR 2018; bản mở rộng (thêm S. Albanie, E. Wu): IEEE TPAMI 2020. arXiv 1709.01507.
 # - L.-C. Chen, G. Papandreou, F. Schroff, H. Adam. *Rethinking Atrous Convolution for Semantic Image Segmentation* (DeepLabv3). arXiv 1706.05587.
 # - K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition*. CVPR 2016. arXiv 1512.03385.
+# - A. Veit, M. Wilber, S. Belongie. *Residual Networks Behave Like Ensembles of Relatively Shallow Networks*. NIPS 2016. arXiv 1605.06431.
 # - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural Networks*. NIPS 2016. arXiv 1701.04128.
 
 # %% [markdown] lang="en"
@@ -470,7 +471,8 @@ plt.show()
 #
 # - X. Ding, X. Zhang, N. Ma, J. Han, G. Ding, J. Sun. *RepVGG: Making VGG-style ConvNets Great Again*. CVPR 2021. arXiv 2101.03697.
 # - L.-C. Chen, Y. Zhu, G. Papandreou, F. Schroff, H. Adam. *Encoder-Decoder with Atrous Separable Convolution for Semantic Image Segmentation* (DeepLabV3+). ECCV 2018. arXiv 1802.02611.
-# - J. Hu, L. Shen, S. Albanie, G. Sun, E. Wu. *Squeeze-and-Excitation Networks*. CVPR 2018. arXiv 1709.01507.
+# - J. Hu, L. Shen, G. Sun. *Squeeze-and-Excitation Networks*. CVPR 2018; extended version (with S. Albanie, E. Wu): IEEE TPAMI 2020. arXiv 1709.01507.
 # - L.-C. Chen, G. Papandreou, F. Schroff, H. Adam. *Rethinking Atrous Convolution for Semantic Image Segmentation* (DeepLabv3). arXiv 1706.05587.
 # - K. He, X. Zhang, S. Ren, J. Sun. *Deep Residual Learning for Image Recognition*. CVPR 2016. arXiv 1512.03385.
+# - A. Veit, M. Wilber, S. Belongie. *Residual Networks Behave Like Ensembles of Relatively Shallow Networks*. NIPS 2016. arXiv 1605.06431.
 # - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural Networks*. NIPS 2016. arXiv 1701.04128.

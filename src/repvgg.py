@@ -13,17 +13,19 @@
   - the identity is a 3x3 kernel with a 1 at the centre of channel ``i -> i``.
 
   The network is then a plain stack of 3x3 convolutions and ReLUs, like VGG.
-* RepVGG's own SE variant (the authors' repository, ``use_se``) puts an SE block
+* RepVGG's own SE variant (the authors' repository, ``use_se``: the RepVGG-D2se
+  model, added in April 2021 and marked there as not in the CVPR paper, which has
+  no SE; their later RepVGGplus models put SE after the ReLU) puts an SE block
   (Hu et al., arXiv 1709.01507, :class:`src.se.SEBlock`) in every block, on the
   sum of the branches, before the ReLU, with ``internal_neurons = out_channels // 16``. The
   authors' code squeezes with ``avg_pool2d(kernel_size=width)``, which is a
   global pooling only on square maps; :class:`src.se.SEBlock` pools globally on
   any map (``AdaptiveAvgPool2d(1)``), which is what segmentation inputs need.
 
-The widths and depths are the paper's Table 2: RepVGG-A0 has stages of
+The depths and widths are the paper's Table 2, the multipliers its Table 3: RepVGG-A0 has stages of
 1, 2, 4, 14, 1 blocks and widths ``(min(64, 64a), 64a, 128a, 256a, 512b)`` with
 ``a = 0.75, b = 2.5``; RepVGG-B0 has 1, 4, 6, 16, 1 blocks with
-``a = 1, b = 2.5``. Deployed, A0 has 8.30M parameters and B0 14.33M (Table 3).
+``a = 1, b = 2.5``. Deployed, A0 has 8.30M parameters and B0 14.33M (Table 4).
 """
 
 from __future__ import annotations
@@ -226,12 +228,12 @@ def _repvgg(name: str, num_classes: int, output_stride: int, se: bool) -> RepVGG
 
 
 def repvgg_a0(num_classes: int = 1000, *, output_stride: int = 32, se: bool = False) -> RepVGG:
-    """RepVGG-A0 (Ding et al., Table 2): 8.30M parameters once deployed, at ``num_classes=1000``."""
+    """RepVGG-A0 (Ding et al., Tables 2 and 3): 8.30M parameters once deployed (Table 4), at ``num_classes=1000``."""
     return _repvgg("repvgg_a0", num_classes, output_stride, se)
 
 
 def repvgg_b0(num_classes: int = 1000, *, output_stride: int = 32, se: bool = False) -> RepVGG:
-    """RepVGG-B0 (Ding et al., Table 2): 14.33M parameters once deployed, at ``num_classes=1000``."""
+    """RepVGG-B0 (Ding et al., Tables 2 and 3): 14.33M parameters once deployed (Table 4), at ``num_classes=1000``."""
     return _repvgg("repvgg_b0", num_classes, output_stride, se)
 
 
