@@ -94,9 +94,9 @@ target = torch.tensor([[0, 0, 1], [1, 2, 2]])
 pred = torch.tensor([[0, 1, 1], [1, 2, 0]])
 cm = metrics.confusion_matrix(pred, target, num_classes=3)
 print(cm)
-print("pixel accuracy =", round(metrics.pixel_accuracy(cm), 4))
-print("IoU per class  =", [round(v, 4) for v in metrics.iou_from_confusion(cm).tolist()])
-print("mIoU           =", round(metrics.mean_iou(pred, target, 3), 4))
+print("pixel accuracy =", src.format_value(metrics.pixel_accuracy(cm), 4))  # decimal commas in Vietnamese
+print("IoU per class  =", src.format_value(metrics.iou_from_confusion(cm).tolist(), 4))
+print("mIoU           =", src.format_value(metrics.mean_iou(pred, target, 3), 4))
 
 # %% [markdown] lang="vi"
 # **Vì sao không chỉ dùng độ chính xác điểm ảnh?** Khi một lớp chiếm gần hết ảnh (nền, bầu trời, đường), một mô hình "lười" đoán toàn bộ là lớp đó vẫn đạt độ chính xác cao. IoU phạt cả dự đoán thừa ($FP$) lẫn bỏ sót ($FN$) cho **từng lớp**, và mIoU cho mỗi lớp một trọng số bằng nhau, nên lớp nhỏ không bị che khuất. Ô sau minh hoạ điều đó trên một ảnh có 90% nền.
@@ -110,7 +110,7 @@ truth = torch.zeros(10, 10, dtype=torch.long)
 truth[:, :1] = 1  # a thin object: 10 % of the pixels
 lazy = torch.zeros_like(truth)  # predicts background everywhere
 report = metrics.segmentation_report(lazy, truth, num_classes=2)
-print({k: round(v, 3) for k, v in report.items()})
+print(src.format_value(report, 3))
 
 # %% [markdown] lang="vi"
 # Độ chính xác điểm ảnh là 0,9 nhưng mIoU chỉ 0,45: lớp vật thể có IoU bằng 0.
@@ -215,7 +215,7 @@ for variant in ("mosaic", "shapes", "binary"):
     ds = data.TextureMosaics(variant, "train")
     counts = torch.bincount(torch.from_numpy(ds.masks).reshape(-1).long(), minlength=ds.num_classes)
     shares = (counts / counts.sum()).tolist()
-    print(f"{variant:7s}", {name: round(s, 3) for name, s in zip(ds.classes, shares)})
+    print(f"{variant:7s}", src.format_value(dict(zip(ds.classes, shares)), 3))
 
 # %% [markdown] lang="vi"
 # ## 5. Bản đồ khoá học: bốn cách thu nhận ngữ cảnh đa tỉ lệ
@@ -262,13 +262,14 @@ fig = viz.multiscale_families()
 src.seed_everything(0)
 train_loader, val_loader = data.make_loaders("mosaic", size=64, batch_size=16)
 fcn = models.FCN(num_classes=5, output_stride=8)
-print(f"{models.count_parameters(fcn):,} parameters")
+n_params = models.count_parameters(fcn)
+print(src.tr(f"{n_params:_} tham số".replace("_", " "), f"{n_params:,} parameters"))
 history = train.fit(fcn, train_loader, val_loader, epochs=12, lr=3e-3)
 
 # %%
 fig = viz.plot_history(history, title="FCN")
 scores = train.evaluate(fcn, val_loader)
-print({k: round(v, 3) for k, v in scores.items()})
+print(src.format_value(scores, 3))
 
 # %% [markdown] lang="vi"
 # Các con số ở trên được tính ngay trong notebook này: mIoU trên tập kiểm định, độ chính xác điểm ảnh và điểm F trên biên. Bảng dưới cho IoU của từng lớp, rồi hình cho thấy các chỗ sai (tô vàng, màu không lớp nào dùng).
@@ -282,7 +283,7 @@ images = torch.stack([val_set[i][0] for i in range(len(val_set))])
 preds = train.predict(fcn, images)
 iou = metrics.per_class_iou(preds, torch.from_numpy(val_set.masks).long(), val_set.num_classes)
 for name, value in zip(val_set.class_names, iou.tolist()):
-    print(f"{name:10s} IoU = {value:.3f}")
+    print(f"{name:10s} IoU = {src.format_number(value)}")
 fig = viz.show_predictions(val_set.images, val_set.masks, preds, val_set.palette, val_set.class_names, n=4)
 
 # %% [markdown] lang="vi"
@@ -301,7 +302,10 @@ near = torch.nn.functional.max_pool2d(edge[:, None].float(), 5, 1, 2)[:, 0].bool
 print(src.tr("điểm ảnh sai gần biên:", "wrong pixels near a boundary:"), f"{(wrong & near).sum() / wrong.sum():.0%}")
 print(src.tr("mọi điểm ảnh gần biên:", "all pixels near a boundary:"), f"{near.float().mean():.0%}")
 train_miou = train.evaluate(fcn, train_loader)["miou"]
-print(src.tr("mIoU huấn luyện / kiểm định:", "train / val mIoU:"), f"{train_miou:.3f} / {scores['miou']:.3f}")
+print(
+    src.tr("mIoU huấn luyện / kiểm định:", "train / val mIoU:"),
+    f"{src.format_number(train_miou)} / {src.format_number(scores['miou'])}",
+)
 
 # %% [markdown] lang="vi"
 # Đọc hình và các số này cùng nhau. Lỗi ở xa biên là **cả vùng** bị gán nhầm vân: mạng chưa phân biệt được một số loại vân trên những ảnh nó chưa thấy. Một mIoU huấn luyện cao hơn hẳn mIoU kiểm định nghĩa là mạng đã học thuộc một phần tập huấn luyện (quá khớp, *over-fitting*) thay vì học vân. Nếu tỉ lệ điểm ảnh sai gần biên lớn hơn tỉ lệ của mọi điểm ảnh gần biên, lỗi tập trung ở biên nhiều hơn mức ngẫu nhiên; một nguyên nhân có thể là bản đồ điểm số thô (tỉ lệ 1/8) được phóng to, nhưng ô trên không kiểm chứng nguyên nhân đó. Các bài sau xem xét từng hướng: trường tiếp nhận (bài 01), tích chập giãn (bài 02), ngữ cảnh đa tỉ lệ (bài 03), CRF cho biên (bài 04) và bộ giải mã làm tinh (*refining decoder*, bài 05).
