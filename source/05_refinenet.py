@@ -235,7 +235,10 @@ with torch.no_grad():
         response = rn.chained_residual_pooling(impulse, crp.convs[:b])[0, 0]
         ax.imshow(response > 0, cmap="Greys", vmin=0, vmax=1)
         ax.set_title(
-            src.tr(f"{b} khối: {int((response[15] > 0).sum())} px", f"{b} blocks: {int((response[15] > 0).sum())} px"),
+            src.tr(
+                f"{b} khối: {int((response[15] > 0).sum())} px",
+                f"{b} block{'' if b == 1 else 's'}: {int((response[15] > 0).sum())} px",
+            ),
             fontsize=8,
         )
         ax.set_axis_off()
@@ -455,7 +458,7 @@ print(small.round(1).to_string())
 # %% [markdown] lang="en"
 # ## 7. A comparison over seeds: light-weight RefineNet against a dilated DeepLabV3, at matched parameters
 #
-# RefineNet's argument is not only about cost: fusing the high-resolution features of the early stages lets the decoder draw **detail** that a prediction made at a coarse output stride, then upsampled, cannot draw. On the texture mosaics (`mosaic`) of the earlier lessons this cannot be measured: most wrong pixels are whole regions given the wrong texture, so both models are limited by *recognising* the texture, not by resolution. So we build data where the benefit of resolution is large **by construction**: `thin` (see `data/README.md`). On a darker background texture lie 2-4 thin straight strokes (1.5-3 px wide in a 64-px image, class `line`) and one large disc (class `disc`), both filled with the same brighter texture: the class is told by the **width** alone, a local cue; what is hard is to draw a stroke thinner than one cell of output stride 8 (8 pixels).
+# RefineNet's argument is not only about cost: fusing the high-resolution features of the early stages lets the decoder draw **detail** that a prediction made at a coarse output stride, then upsampled, cannot draw. On the texture mosaics (`mosaic`) of the earlier lessons this is hard to see: most wrong pixels there are whole regions given the wrong texture (lesson 00 measures where the errors lie), so recognising the texture, rather than resolution, looks like the limit. So we build data where the benefit of resolution is large **by construction**: `thin` (see `data/README.md`). On a darker background texture lie 2-4 thin straight strokes (1.5-3 px wide in a 64-px image, class `line`) and one large disc (class `disc`), both filled with the same brighter texture: the class is told by the **width** alone, a local cue; what is hard is to draw a stroke thinner than one cell of output stride 8 (8 pixels).
 #
 # Two models, the same tiny backbone (`tiny`), the **same parameter budget** (RefineNet has about 1 % fewer, table below):
 #
