@@ -19,7 +19,7 @@
 # 2. Chấm mỗi mô hình trước và sau CRF kết nối đầy đủ: mIoU và điểm F trên biên trên tập kiểm định.
 # 3. Đo chi phí cho một ảnh: số tham số, FLOPs, độ trễ trên CPU và bộ nhớ đỉnh của các bản đồ đặc trưng.
 # 4. Đọc bảng đã ghi qua 5 hạt giống ngẫu nhiên (trung bình ± độ lệch chuẩn) và xếp hạng các mô hình theo một quy tắc tôn trọng nhiễu; chỉ kết luận những chênh lệch có t của Welch ít nhất 2.
-# 5. Dùng mô hình đã huấn luyện sẵn (checkpoint) và, nếu bạn có, dữ liệu thật (Oxford-IIIT Pet, Pascal VOC).
+# 5. Dùng mô hình đã huấn luyện sẵn (*checkpoint*) và, nếu bạn có, dữ liệu thật (Oxford-IIIT Pet, PASCAL VOC).
 
 # %% [markdown] lang="en"
 # # Lesson 07 — Capstone: every model on one table
@@ -229,8 +229,15 @@ result = checks.check_best_under_budget(best_under_budget)
 # %%
 records = table.to_dict("records")
 budget = float(table["latency_ms"].median())
-print(f"budget = median latency; best model within it: {compare.best_under_budget(records, budget)}")
-print(f"no budget: {compare.best_under_budget(records, float('inf'))}")
+best_within = compare.best_under_budget(records, budget)
+print(
+    src.tr(
+        f"ngân sách = trung vị độ trễ; mô hình tốt nhất trong ngân sách: {best_within}",
+        f"budget = median latency; best model within it: {best_within}",
+    )
+)
+best_overall = compare.best_under_budget(records, float("inf"))
+print(src.tr(f"không giới hạn ngân sách: {best_overall}", f"no budget: {best_overall}"))
 
 # %% [markdown] lang="vi"
 # **Bài tập 07-2 — giải thích một trường hợp thất bại.** Trước khi giải thích, cần biết mô hình sai ở đâu. Viết `most_confused(cm)`: nhận ma trận nhầm lẫn $C\times C$ (hàng = nhãn thật, cột = dự đoán), trả về cặp `(lớp có IoU thấp nhất, lớp mà nó bị dự đoán nhầm thành nhiều nhất)` (bỏ qua đường chéo).
@@ -283,7 +290,7 @@ fig = viz.show_predictions(val_set.images, val_set.masks, weakest.predictions, v
 # %% [markdown] lang="vi"
 # ## 6. Mô hình đã huấn luyện sẵn (checkpoint)
 #
-# `experiments/capstone.py` lưu mô hình của hạt giống 0 của mỗi kiến trúc (trọng số fp16, vài trăm KiB, kèm sha256 trong `src/results/checkpoints/checkpoints.json`). `compare.load_checkpoint(tên)` kiểm tra tổng kiểm (*checksum*) rồi trả về mô hình ở chế độ `eval()` — không cần huấn luyện trong notebook (trình khám phá trường tiếp nhận của bài 01 dùng chúng để so trường tiếp nhận hiệu dụng của mạng đã học và mạng ngẫu nhiên). Ô dưới chấm lại checkpoint của mô hình xếp đầu bản ghi trên tập kiểm định của giao thức đầy đủ và đặt cạnh số bản ghi ghi cho hạt giống 0 (khác nhau chút ít vì trọng số đã làm tròn về fp16).
+# `experiments/capstone.py` lưu mô hình của hạt giống 0 của mỗi kiến trúc (trọng số fp16, vài trăm KiB, kèm sha256 trong `src/results/checkpoints/checkpoints.json`). `compare.load_checkpoint(tên)` đối chiếu mã kiểm tra (*checksum*) rồi trả về mô hình ở chế độ `eval()` — không cần huấn luyện trong notebook (trình khám phá trường tiếp nhận của bài 01 dùng chúng để so trường tiếp nhận hiệu dụng của mạng đã học và mạng ngẫu nhiên). Ô dưới chấm lại checkpoint của mô hình xếp đầu bản ghi trên tập kiểm định của giao thức đầy đủ và đặt cạnh con số mà bản ghi lưu cho hạt giống 0 (khác nhau chút ít vì trọng số đã làm tròn về fp16).
 
 # %% [markdown] lang="en"
 # ## 6. The recorded trained models (checkpoints)
@@ -311,7 +318,7 @@ print(
 # %% [markdown] lang="vi"
 # ## 7. (Tuỳ chọn) Dữ liệu thật
 #
-# Ảnh ghép vân của khoá học nhỏ và dễ kiểm soát; dữ liệu thật thì không. Nếu bạn đã tải Oxford-IIIT Pet (Parkhi và cộng sự, 2012; 3 lớp: nền, mèo, chó) hoặc Pascal VOC 2012 (Everingham và cộng sự, 2010; 21 lớp), ô dưới huấn luyện mô hình xếp đầu bản ghi trên đó qua `src.data.real_dataset`. Dữ liệu được tìm dưới thư mục trong biến môi trường `SRC_DATA_ROOT`, hoặc một thư mục riêng của người dùng (ô dưới in đường dẫn). Nếu trọng số ResNet-18 huấn luyện sẵn trên ImageNet của torchvision **đã có** trong bộ nhớ đệm của torch, mô hình dùng nó làm mạng xương sống; khoá học không bao giờ tải gì xuống. Khi không có dữ liệu, ô chỉ nói vậy và bỏ qua.
+# Ảnh ghép vân của khoá học nhỏ và dễ kiểm soát; dữ liệu thật thì không. Nếu bạn đã tải Oxford-IIIT Pet (Parkhi và cộng sự, 2012; 3 lớp: nền, mèo, chó) hoặc PASCAL VOC 2012 (Everingham và cộng sự, 2010; 21 lớp), ô dưới huấn luyện mô hình xếp đầu bản ghi trên đó qua `src.data.real_dataset`. Dữ liệu được tìm dưới thư mục trong biến môi trường `SRC_DATA_ROOT`, hoặc một thư mục riêng của người dùng (ô dưới in đường dẫn). Nếu trọng số ResNet-18 huấn luyện sẵn trên ImageNet của torchvision **đã có** trong bộ nhớ đệm của torch, mô hình dùng nó làm mạng xương sống; khoá học không bao giờ tải gì xuống. Khi không có dữ liệu, ô chỉ nói vậy và bỏ qua.
 
 # %% [markdown] lang="en"
 # ## 7. (Optional) Real data
