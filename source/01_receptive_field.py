@@ -346,7 +346,7 @@ fig.tight_layout()
 for depth, size, cover in rows:
     print(
         src.tr(
-            f"{depth:2d} lớp: RF lý thuyết {size:3d}, ERF chiếm {cover:.1%} ô RF",
+            f"{depth:2d} lớp: RF lý thuyết {size:3d}, ERF chiếm {src.format_number(100 * cover, 1)} % ô RF",
             f"{depth:2d} layers: theoretical RF {size:3d}, ERF fills {cover:.1%} of the RF box",
         )
     )
@@ -365,7 +365,7 @@ x = torch.arange(65, dtype=torch.float64) - 32
 sigma = float(((profile * x**2).sum() / profile.sum()).sqrt())
 fig, ax = plt.subplots(figsize=(4.5, 2.4))
 ax.plot(x, profile / profile.max(), "o", ms=3, label="ERF")
-ax.plot(x, torch.exp(-(x**2) / (2 * sigma**2)), label=f"Gauss, σ = {sigma:.1f}")
+ax.plot(x, torch.exp(-(x**2) / (2 * sigma**2)), label=f"Gauss, σ = {src.format_number(sigma, 1)}")
 ax.set_xlabel(src.tr("khoảng cách tới tâm (điểm ảnh)", "distance to the centre (pixels)"))
 ax.legend(fontsize=8)
 fig.tight_layout()
@@ -449,7 +449,7 @@ for level in LEVELS:
 # %%
 print(src.tr("RF    mIoU (kiểm định)   độ chính xác điểm ảnh", "RF    val mIoU   pixel accuracy"))
 for size, miou, acc in results:
-    print(f"{size:4d}  {miou:.3f}             {acc:.3f}")
+    print(f"{size:4d}  {src.format_number(miou)}             {src.format_number(acc)}")
 fig, ax = plt.subplots(figsize=(4.5, 2.8))
 ax.plot([r[0] for r in results], [r[1] for r in results], "o-")
 ax.axvline(
@@ -620,9 +620,14 @@ for ax, (name, net) in zip(
     erf = rf.effective_receptive_field(net, 64, inputs=batch)
     cover = rf.erf_coverage(erf, rf.receptive_field(net, 64).box())
     ax.imshow(erf, cmap="inferno")
-    ax.set_title(f"{name}: {cover:.1%}", fontsize=9)
+    ax.set_title(f"{name}: {src.format_number(100 * cover, 1)}%", fontsize=9)
     ax.set_axis_off()
-    print(src.tr(f"{name}: ERF chiếm {cover:.1%} ô RF", f"{name}: ERF fills {cover:.1%} of the RF box"))
+    print(
+        src.tr(
+            f"{name}: ERF chiếm {src.format_number(100 * cover, 1)} % ô RF",
+            f"{name}: ERF fills {cover:.1%} of the RF box",
+        )
+    )
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
