@@ -339,7 +339,7 @@ two = torch.randn(2, 2, 5, 5, generator=g)
 target = torch.randint(0, 2, (2, 5, 5), generator=g)
 ce = losses.cross_entropy(two, target)
 bce = losses.bce_with_logits(two[:, 1] - two[:, 0], target)
-print(f"softmax CE = {ce.item():.6f}, sigmoid BCE on z1 - z0 = {bce.item():.6f}")
+print(src.decimal_commas(f"softmax CE = {ce.item():.6f}, sigmoid BCE on z1 - z0 = {bce.item():.6f}"))
 
 # %% [markdown] lang="vi"
 # ### Bài tập 3 — hàm mất mát Dice
@@ -377,14 +377,14 @@ result = checks.check_dice_loss(dice_loss)
 shapes_train = TextureMosaics("shapes", "train")
 masks = torch.as_tensor(shapes_train.masks[:64]).long()
 share = torch.bincount(masks.flatten(), minlength=4).double() / masks.numel()
-print(dict(zip(shapes_train.class_names, [round(v, 3) for v in share.tolist()])))
+print(src.format_value(dict(zip(shapes_train.class_names, share.tolist())), 3))
 lazy = torch.zeros(len(masks), 4, *masks.shape[1:])
 lazy[:, 0] = 4.0  # p(background) ≈ 0.95 everywhere
 for name, fn in [("cross-entropy", losses.cross_entropy), ("focal γ=2", losses.focal_loss), ("Dice", losses.dice_loss)]:
     print(
         f"{name:13s}",
         tr("của mô hình luôn đoán nền:", "of the always-background model:"),
-        f"{fn(lazy, masks).item():.3f}",
+        src.format_number(fn(lazy, masks).item()),
     )
 
 # %% [markdown] lang="vi"
