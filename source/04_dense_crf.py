@@ -282,17 +282,19 @@ except ImportError:
         )
     )
 pairs = [(a, b) for a in ours for b in ours if a < b]
-print(
-    pd.DataFrame(
-        [
-            {
-                tr("cặp", "pair"): f"{a} / {b}",
-                tr("nhãn trùng", "labels agree"): f"{(ours[a].argmax(0) == ours[b].argmax(0)).float().mean():.2%}",
-                tr("|ΔQ| lớn nhất", "max |ΔQ|"): f"{(ours[a] - ours[b]).abs().max():.1e}",
-            }
-            for a, b in pairs
-        ]
-    ).to_string(index=False)
+print(  # decimal commas in Vietnamese
+    src.decimal_commas(
+        pd.DataFrame(
+            [
+                {
+                    tr("cặp", "pair"): f"{a} / {b}",
+                    tr("nhãn trùng", "labels agree"): f"{(ours[a].argmax(0) == ours[b].argmax(0)).float().mean():.2%}",
+                    tr("|ΔQ| lớn nhất", "max |ΔQ|"): f"{(ours[a] - ours[b]).abs().max():.1e}",
+                }
+                for a, b in pairs
+            ]
+        ).to_string(index=False)
+    )
 )
 
 # %% [markdown] lang="vi"
