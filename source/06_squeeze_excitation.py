@@ -101,9 +101,8 @@ print("gate shape:", tuple(block.gate(x).shape))
 # NBVAL_CHECK_OUTPUT
 scores = torch.tensor([2.0, 2.0, 1.5, -1.0, -2.0, 0.5, 2.5, -0.5])  # two or three channels deserve to stay on
 for name, gate in [("sigmoid", torch.sigmoid(scores)), ("softmax", torch.softmax(scores, 0))]:
-    print(
-        f"{name:8s} gates={[round(v, 3) for v in gate.tolist()]}  sum={gate.sum():.3f}  kept>0.5: {int((gate > 0.5).sum())}"
-    )
+    gates = src.format_value(gate.tolist(), 3)  # decimal commas in Vietnamese, like every print below
+    print(src.decimal_commas(f"{name:8s} gates={gates}  sum={gate.sum():.3f}  kept>0.5: {int((gate > 0.5).sum())}"))
 
 # %% [markdown] lang="vi"
 # Với sigmoid, các kênh có điểm số dương đều được giữ gần nguyên; với softmax, ngay cả kênh mạnh nhất cũng bị nhân với một số nhỏ hơn nhiều so với 1, và không kênh nào vượt ngưỡng 0,5 khi có vài kênh mạnh ngang nhau.
@@ -175,8 +174,8 @@ result = checks.check_se_forward(se_forward)
 # NBVAL_CHECK_OUTPUT
 x = torch.zeros(1, 3, 48, 32)
 x[:, :, 32:] = 1.0  # bottom third is 1: the true channel mean is 16 / 48
-print("right squeeze  x.mean((2, 3))      :", [round(v, 4) for v in x.mean((2, 3)).flatten().tolist()])
-print("post's squeeze avg_pool2d(k = W)   :", [round(v, 4) for v in se.buggy_squeeze(x).flatten().tolist()])
+print("right squeeze  x.mean((2, 3))      :", src.format_value(x.mean((2, 3)).flatten().tolist(), 4))
+print("post's squeeze avg_pool2d(k = W)   :", src.format_value(se.buggy_squeeze(x).flatten().tolist(), 4))
 
 tall = torch.randn(1, 3, 64, 16)
 pooled = se.buggy_squeeze(tall)
@@ -451,7 +450,7 @@ fig.suptitle(
     fontsize=10,
 )
 plt.show()
-print(src.tr("độ phân tán giữa các lớp:", "between-class spread:"), spread)
+print(src.tr("độ phân tán giữa các lớp:", "between-class spread:"), src.format_value(spread))
 dominant = torch.stack([torch.bincount(m.flatten(), minlength=5)[:5] for m in val_masks]).argmax(1)
 print(
     src.tr("số ảnh theo lớp chiếm ưu thế:", "images per dominant class:"),
