@@ -278,7 +278,7 @@ print(
     f"{src.tr('hay bị đoán thành', 'mostly predicted as')} {names[confused_with]}"
 )
 iou = metrics.iou_from_confusion(weakest.confusion)
-print({n: round(v, 3) for n, v in zip(names, iou.tolist())})
+print(src.format_value(dict(zip(names, iou.tolist())), 3))
 fig = viz.show_predictions(val_set.images, val_set.masks, weakest.predictions, val_set.palette, names, n=4)
 
 # %% [markdown] lang="vi"
