@@ -13,7 +13,7 @@
 # %% [markdown] lang="vi"
 # # Bài 08 — RepVGG có SE: tái tham số hoá cấu trúc, và DeepLabV3+
 #
-# Bài viết về SE mà khoá học này trả lời có hứa một "phần 2": đặt SE vào RepVGG. Đây là phần đó.
+# Bài viết tiếng Việt về SE, điểm xuất phát của khoá học này (bài 06), có hẹn một "phần 2": đặt SE vào RepVGG. Bài này chính là phần đó.
 #
 # **Mục tiêu của bài**
 #
@@ -62,13 +62,13 @@ print(device)
 #
 # $$y = \mathrm{ReLU}\big(\mathrm{BN}_3(W_3 * x) + \mathrm{BN}_1(W_1 * x) + \mathrm{BN}_0(x)\big),$$
 #
-# (nhánh đồng nhất $\mathrm{BN}_0$ chỉ có khi số kênh vào bằng số kênh ra và bước trượt là 1). Mọi thứ bên trong ReLU đều **tuyến tính** theo $x$ khi BN ở chế độ eval, nên có thể viết lại thành **một** tích chập 3x3 $W' * x + b'$. Đó là tái tham số hoá cấu trúc: cấu trúc lúc huấn luyện và lúc triển khai khác nhau, hàm số thì giống hệt.
+# (nhánh đồng nhất $\mathrm{BN}_0$ chỉ có khi số kênh vào bằng số kênh ra và bước trượt là 1). Mọi thứ bên trong ReLU đều **tuyến tính** theo $x$ khi BN ở chế độ đánh giá (`eval`), nên có thể viết lại thành **một** tích chập 3x3 $W' * x + b'$. Đó là tái tham số hoá cấu trúc: cấu trúc lúc huấn luyện và lúc triển khai khác nhau, hàm số thì giống hệt.
 #
-# **Gộp BN vào tích chập.** Ở chế độ eval, với $z = W * x$ (không bias), kênh ra $o$ của BN là $\gamma_o \frac{z_o - \mu_o}{\sqrt{\sigma_o^2 + \epsilon}} + \beta_o$. Đặt $s_o = \gamma_o / \sqrt{\sigma_o^2 + \epsilon}$:
+# **Gộp BN vào tích chập.** Ở chế độ `eval`, với $z = W * x$ (không bias), kênh ra $o$ của BN là $\gamma_o \frac{z_o - \mu_o}{\sqrt{\sigma_o^2 + \epsilon}} + \beta_o$. Đặt $s_o = \gamma_o / \sqrt{\sigma_o^2 + \epsilon}$:
 #
 # $$W'_{o} = s_o\, W_{o}, \qquad b'_o = \beta_o - \mu_o\, s_o .$$
 #
-# Hệ số $s_o$ nhân cả **lát** $W_o$ (mọi kênh vào, mọi vị trí của nhân) của kênh ra $o$; $\epsilon$ nằm **trong** căn; $\sigma^2$ là phương sai chạy (`running_var`), nên phải lấy căn.
+# Hệ số $s_o$ nhân cả **lát** $W_o$ (mọi kênh vào, mọi vị trí của nhân) của kênh ra $o$; $\epsilon$ nằm **trong** căn; $\sigma^2$ là phương sai tích luỹ (`running_var`), nên phải lấy căn.
 #
 # **Nhân 1x1 vào nhân 3x3.** Với đệm 1 cho nhánh 3x3 và đệm 0 cho nhánh 1x1, hai đầu ra thẳng hàng; nhân 1x1 $K$ chính là nhân 3x3 bằng 0 ở mọi nơi trừ **tâm**: $\tilde K[:, :, 1, 1] = K[:, :, 0, 0]$ (`F.pad(K, [1, 1, 1, 1])`). Đặt nó ở góc sẽ dịch đầu ra đi một điểm ảnh.
 #
@@ -270,7 +270,7 @@ pd.DataFrame.from_dict(rf_rows, orient="index")
 # %% [markdown] lang="vi"
 # ## 5. Triển khai nhanh hơn bao nhiêu? (đo trên CPU)
 #
-# `benchmarks/bench_repvgg_deploy.py` đo độ trễ (*latency*) của RepVGG-A0 ở hai dạng, *batch* 1, ảnh 224 x 224, chế độ eval, 2 luồng, hai dạng chạy xen kẽ từng vòng (để tải của máy đánh vào cả hai như nhau), và bộ nhớ kích hoạt đỉnh; kết quả nằm trong `src/results/repvgg_deploy.json`. Ô dưới đọc bản ghi đó và vẽ từng vòng đo.
+# `benchmarks/bench_repvgg_deploy.py` đo độ trễ (*latency*) của RepVGG-A0 ở hai dạng, *batch* 1, ảnh 224 x 224, chế độ `eval`, 2 luồng, hai dạng chạy xen kẽ từng vòng (để tải của máy đánh vào cả hai như nhau), và bộ nhớ kích hoạt đỉnh; kết quả nằm trong `src/results/repvgg_deploy.json`. Ô dưới đọc bản ghi đó và vẽ từng vòng đo.
 
 # %% [markdown] lang="en"
 # ## 5. How much faster is the deployed form? (measured on the CPU)
@@ -428,7 +428,7 @@ fig.suptitle(
 plt.show()
 
 # %% [markdown] lang="vi"
-# Hai dòng kết luận in ở trên là của hai bản ghi (5 hạt giống, giao thức đầy đủ); bảng đặt lần chạy nhỏ này cạnh chúng. Hình là của lần chạy nhỏ (ít ảnh và ít vòng huấn luyện hơn): hãy so đường viền của đĩa tròn, vẽ từ một bản đồ 4 x 4 (DeepLabV3) hay có thêm đặc trưng 16 x 16 của `layer1` (DeepLabV3+), và xem mỗi mô hình vẽ được bao nhiêu phần của các nét mảnh — phần khó nhất; lần chạy nhỏ rất ngắn, nên có thể bỏ sót các nét này ở cả hai mô hình; các con số 5 hạt giống ở bảng mới là kết luận. Cái giá là số tham số in ở trên (bộ giải mã có hai tích chập 3x3) và các phép tính ở độ phân giải 1/4.
+# Hai dòng kết luận in ở trên là của hai bản ghi (5 hạt giống, giao thức đầy đủ); bảng đặt lần chạy nhỏ này cạnh chúng. Hình là của lần chạy nhỏ (ít ảnh và ít vòng huấn luyện hơn): hãy so đường viền của đĩa tròn, vẽ từ một bản đồ 4 x 4 (DeepLabV3) hay có thêm đặc trưng 16 x 16 của `layer1` (DeepLabV3+), và xem mỗi mô hình vẽ được bao nhiêu phần của các nét mảnh — phần khó nhất; lần chạy nhỏ rất ngắn, nên cả hai mô hình đều có thể bỏ sót các nét này; các con số 5 hạt giống ở bảng mới là kết luận. Cái giá là số tham số in ở trên (bộ giải mã có hai tích chập 3x3) và các phép tính ở độ phân giải 1/4.
 
 # %% [markdown] lang="en"
 # The two verdict lines printed above are the two records' (5 seeds, full protocol); the table puts this small run next to them. The figure is from the small run (fewer images and epochs): compare the disc's outline, drawn from a 4 x 4 map (DeepLabV3) or with `layer1`'s 16 x 16 features as well (DeepLabV3+), and see how much of the thin strokes — the hardest part — each model draws; the small run is short and may miss the strokes in both models; the 5-seed numbers in the table are the conclusion. The price is the parameter count printed above (the decoder has two 3x3 convolutions) and the computation at 1/4 resolution.
@@ -436,13 +436,13 @@ plt.show()
 # %% [markdown] lang="vi"
 # ## Ghi nhớ
 #
-# - Tái tham số hoá cấu trúc: khi BN ở chế độ eval, mọi thứ trước ReLU của một khối RepVGG là tuyến tính, nên ba nhánh gộp **chính xác** thành một tích chập 3x3 có bias.
-# - Gộp BN: $W' = W\,\gamma/\sqrt{\sigma^2 + \epsilon}$ theo từng kênh ra, $b' = \beta - \mu\,\gamma/\sqrt{\sigma^2 + \epsilon}$ ($\epsilon$ trong căn, căn của phương sai chạy).
+# - Tái tham số hoá cấu trúc: khi BN ở chế độ `eval`, mọi thứ trước ReLU của một khối RepVGG là tuyến tính, nên ba nhánh gộp **chính xác** thành một tích chập 3x3 có bias.
+# - Gộp BN: $W' = W\,\gamma/\sqrt{\sigma^2 + \epsilon}$ theo từng kênh ra, $b' = \beta - \mu\,\gamma/\sqrt{\sigma^2 + \epsilon}$ ($\epsilon$ trong căn, căn của phương sai tích luỹ).
 # - Nhân 1x1 = nhân 3x3 chỉ khác 0 ở tâm; nhánh đồng nhất = nhân 3x3 có số 1 ở tâm của kênh $o \to o$ (với nhóm: $o \to o \bmod (C/g)$).
 # - Trường tiếp nhận lý thuyết không đổi khi thêm nhánh; các nhánh thay đổi cách gradient lan ra (trường hiệu dụng, ở đây đo lúc khởi tạo), còn lúc suy luận mạng chỉ là một chồng 3x3.
 # - Tốc độ và bộ nhớ khi triển khai: đọc từ bản ghi ở mục 5 (tỉ số các trung vị, đo xen kẽ).
-# - Trong biến thể SE của các tác giả (RepVGG-D2se, không có trong bài báo), SE nằm trong khối, trên tổng các nhánh, trước ReLU; nó không gộp được; trên `cue`, nơi lớp phụ thuộc vào một dấu hiệu toàn cục, nó giúp rõ rệt (kết luận và độ phân tán ở mục 6).
-# - DeepLabV3+ = encoder của DeepLabV3 + bộ giải mã nhẹ trên đặc trưng OS 4: kết quả về biên và mIoU ở mục 7.
+# - Trong biến thể SE của các tác giả (RepVGG-D2se, không có trong bài báo), SE nằm trong khối, trên tổng các nhánh, trước ReLU; nó không gộp được; trên `cue`, bộ dữ liệu mà lớp phụ thuộc vào một dấu hiệu toàn cục, nó giúp rõ rệt (kết luận và độ phân tán ở mục 6).
+# - DeepLabV3+ = bộ mã hoá của DeepLabV3 + bộ giải mã nhẹ trên đặc trưng OS 4: kết quả về biên và mIoU ở mục 7.
 
 # %% [markdown] lang="en"
 # ## Key takeaways
