@@ -640,7 +640,7 @@ fig.tight_layout()
 # - ERF nhỏ hơn RF lý thuyết và có dạng gần Gauss; tỉ lệ ERF/RF giảm khi mạng sâu hơn (bảng ở mục 5).
 # - Một đơn vị không dùng được các điểm ảnh nằm ngoài RF của nó. Trên dữ liệu `outline`, trong đó lớp của một điểm ảnh nằm sâu
 #   trong hình tròn chỉ được ghi trên đường viền, ngoài tầm của RF 39, thí nghiệm đối chứng cùng số tham số (cùng các
-#   lớp, chỉ khác hệ số giãn) cho thấy mạng có RF rộng hơn phân vùng tốt hơn một cách đo được (kết luận và $t$ của bản ghi in ở mục 7). Ở nơi các dấu hiệu
+#   lớp, chỉ khác hệ số giãn) cho thấy mạng có RF rộng hơn phân vùng tốt hơn, với mức chênh đo được (kết luận và $t$ của bản ghi in ở mục 7). Khi các dấu hiệu
 #   cục bộ đã đủ (góc, cạnh cong của `shapes` ở 64 điểm ảnh), RF lớn hơn không tự động tốt hơn.
 #
 # ## Tài liệu tham khảo

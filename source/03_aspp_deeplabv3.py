@@ -548,7 +548,7 @@ plt.show()
 # * Nhánh mức ảnh bù cho các nhánh giãn khi hệ số giãn gần bằng kích thước bản đồ đặc trưng; BN của nó cần xử lý riêng khi batch chỉ có một ảnh.
 # * Tích chập giãn không thêm tham số nhưng làm bản đồ đặc trưng lớn hơn: OS 8 đắt hơn OS 16 về tính toán và bộ nhớ (bài 02).
 # * Gộp kim tự tháp (PSPNet) là một cách khác để đưa ngữ cảnh vào; mức $1\times1$ của nó chính là đặc trưng mức ảnh.
-# * Entropy chéo nhị phân với một logit tương đương softmax hai lớp; Dice và focal được thiết kế cho dữ liệu mất cân bằng lớp. Trên `binary_small` (mục 7b, 5 hạt giống, IoU tiền cảnh), Dice hơn BCE một cách đo được; focal ($\gamma = 2$, không có $\alpha$) không khác BCE một cách đo được. Các con số và $t$ in ở mục 7b.
+# * Entropy chéo nhị phân với một logit tương đương softmax hai lớp; Dice và focal được thiết kế cho dữ liệu mất cân bằng lớp. Trên `binary_small` (mục 7b, 5 hạt giống, IoU tiền cảnh), Dice tốt hơn BCE với mức chênh đo được; focal ($\gamma = 2$, không có $\alpha$) không cho khác biệt đo được so với BCE. Các con số và $t$ in ở mục 7b.
 # * Một thí nghiệm loại bỏ cần: mô hình gốc đã học được bài toán, cùng ngân sách cho mọi biến thể, và biết mức nhiễu giữa các hạt giống.
 
 # %% [markdown] lang="en"

@@ -71,7 +71,7 @@ print(device)
 # The gate $s$ depends on the **image content**, so the same network can turn a "brick texture" channel up for an image full of bricks and down for one full of grass. In SE-ResNet the block sits at the end of the residual branch, **before** the addition with the identity path, with $r = 16$.
 
 # %% [markdown] lang="vi"
-# `src.se.SEBlock(input_channels, internal_neurons)` viết đúng ba bước đó; cổng được tính bởi mô-đun con `sigmoid`, nên ta có thể "móc" (*hook*) vào để xem nó. Sau khi chép trọng số, khối này cho đúng kết quả của `torchvision.ops.SqueezeExcitation` — kể cả trên bản đồ không vuông.
+# `src.se.SEBlock(input_channels, internal_neurons)` viết đúng ba bước đó; cổng do mô-đun con `sigmoid` tính ra, nên ta có thể "móc" (*hook*) vào để xem nó. Sau khi chép trọng số, khối này cho đúng kết quả của `torchvision.ops.SqueezeExcitation` — kể cả trên bản đồ không vuông.
 
 # %% [markdown] lang="en"
 # `src.se.SEBlock(input_channels, internal_neurons)` writes exactly those three steps; the gate is computed by the `sigmoid` submodule, so we can hook it to look at it. Once the weights are copied, the block gives exactly what `torchvision.ops.SqueezeExcitation` gives — non-square maps included.
