@@ -36,6 +36,7 @@ import warnings
 
 import torch
 
+from . import _lattice_numba
 from .i18n import bad_argument
 
 __all__ = ["PermutohedralLattice"]
@@ -120,11 +121,18 @@ def _barycentric(elevated: torch.Tensor, rem0: torch.Tensor, rank: torch.Tensor)
 class PermutohedralLattice:
     """A lattice built once for ``features`` (N x d); :meth:`filter` then blurs any N x C values."""
 
-    def __init__(self, features: torch.Tensor, sparse: bool | None = None, group_simplices: bool = True) -> None:
+    def __init__(
+        self, features: torch.Tensor, sparse: bool | None = None, group_simplices: bool = True, build: str = "auto"
+    ) -> None:
         """``sparse``: filter with CSR matrix products (default on CPU and CUDA) or plain indexing (any device).
 
         ``group_simplices``: hash each distinct simplex once (fast); ``False`` hashes every point's d+1
         vertices (the plain way; the same lattice, kept to test the fast one).
+
+        ``build``: ``"tensor"`` builds the lattice with the tensor operations below (the teaching path, any
+        device); ``"compiled"`` with one hash-table pass over the pixels compiled by numba
+        (:mod:`src._lattice_numba`, as the C++ code does; CPU); ``"auto"`` (default) takes the compiled build
+        on the CPU when numba is installed. Both give the same lattice.
         """
         if not isinstance(features, torch.Tensor) or features.dim() != 2 or not features.is_floating_point():
             raise bad_argument(
@@ -138,18 +146,41 @@ class PermutohedralLattice:
         n, d = features.shape
         if n == 0 or d == 0:
             raise bad_argument("PermutohedralLattice", "features", "N >= 1 và d >= 1", "N >= 1 and d >= 1", features)
+        if build not in ("auto", "tensor", "compiled"):
+            raise bad_argument(
+                "PermutohedralLattice",
+                "build",
+                "'auto', 'tensor' hoặc 'compiled'",
+                "'auto', 'tensor' or 'compiled'",
+                build,
+            )
         dev = features.device
-        d1 = d + 1
         self.n, self.d = n, d
+        compiled = dev.type == "cpu" and _lattice_numba.available() and group_simplices and n * (d + 1) < 2**31
+        if build == "compiled" and not compiled:
+            raise bad_argument(
+                "PermutohedralLattice",
+                "build",
+                "'compiled' cần numba và tensor trên CPU",
+                "'compiled' needs numba and CPU tensors",
+                f"{build!r} on {dev.type}, numba {'found' if _lattice_numba.available() else 'missing'}",
+            )
+        self.build = "compiled" if compiled and build != "tensor" else "tensor"
+        if self.build == "compiled":
+            self._build_compiled(features)
+        else:
+            self._build_tensor(features, group_simplices)
+        self.alpha = 1.0 / (1.0 + 2.0 ** (-d))
+        self.scale: torch.Tensor | None = None
+        self.sparse = dev.type in ("cpu", "cuda") if sparse is None else bool(sparse)
+        self._splat_slice: tuple[torch.Tensor, torch.Tensor] | None = None  # built when first needed
+        if self.sparse:
+            self._build_sparse()
 
-        elevated = _elevate(features.float())  # all (d+1) x N: one row per lattice coordinate
-        rem0, rank = _enclosing_simplex(elevated)
-
-        # Keys: vertex r of a point's simplex is rem0 + canonical[r][rank] on the first d coordinates, with
-        # canonical[r][rank] = r - (d+1) [rank > d - r]. Each key is hashed to one int64 (mixed radix, with
-        # room for the neighbours' offsets), computed without building the N x (d+1) x d keys.
-        rem0_i = rem0[:d].long()  # d x N
-        rank_d = rank[:d]
+    def _radix(self, rem0_i: torch.Tensor, rank: torch.Tensor, features: torch.Tensor) -> float:
+        """Mixed-radix digits for the keys (d x N remainder-0 coordinates): sets ``_lo``, ``_radix``; returns the
+        number of bits a key needs (an error when they do not fit an int64)."""
+        d, d1 = self.d, self.d + 1
         lo = rem0_i.min(1).values - 2 * d1
         spans = [int(v) for v in (rem0_i.max(1).values + 2 * d1 - lo + 1).tolist()]
         bits = sum(math.log2(v) for v in spans)
@@ -161,11 +192,52 @@ class PermutohedralLattice:
                 "a smaller range of values (increase the thetas)",
                 features,
             )
-        self.barycentric = _barycentric(elevated, rem0, rank).T.contiguous()  # N x (d+1)
-        radix = torch.ones(d, dtype=torch.long, device=dev)
+        radix = torch.ones(d, dtype=torch.long, device=rem0_i.device)
         for k in range(d - 2, -1, -1):
             radix[k] = radix[k + 1] * spans[k + 1]
         self._lo, self._radix = lo, radix
+        return bits
+
+    def _shifts(self) -> torch.Tensor:
+        """Blur neighbours along lattice direction j: key - 1 (+ d+1 on coordinate j) and the opposite. The codes
+        are linear in the keys, so a neighbour's code is the vertex's code plus a fixed shift per direction."""
+        radix = self._radix
+        return (self.d + 1) * torch.cat([radix, radix.new_zeros(1)]) - radix.sum()
+
+    def _build_compiled(self, features: torch.Tensor) -> None:
+        """The same lattice as :meth:`_build_tensor`, from two compiled loops over the pixels."""
+        d, d1 = self.d, self.d + 1
+        rem0, rank, bary = _lattice_numba.enclosing_simplices(features.detach().float().numpy())
+        rem0_t, rank_t = torch.from_numpy(rem0), torch.from_numpy(rank)
+        self._radix(rem0_t[:, :d].T, rank_t, features)
+        codes, offsets, offsets32, neighbours, crow, points, slots = _lattice_numba.hash_vertices(
+            rem0, rank, self._lo.numpy(), self._radix.numpy(), self._shifts().numpy()
+        )
+        self.barycentric = torch.from_numpy(bary)
+        self.m = int(codes.shape[0])
+        self._codes = torch.from_numpy(codes)
+        self.offsets = torch.from_numpy(offsets)
+        self._offsets32 = torch.from_numpy(offsets32)
+        found = torch.from_numpy(neighbours)
+        self.neighbours = [(found[j], found[d1 + j]) for j in range(d1)]
+        self._splat_points = torch.from_numpy(points)
+        self._splat_bary = self.barycentric.reshape(-1)[torch.from_numpy(slots)]
+        self._splat_crow = torch.from_numpy(crow)
+
+    def _build_tensor(self, features: torch.Tensor, group_simplices: bool) -> None:
+        """Build the lattice with whole-tensor operations (any device): the steps of the C++ code, vectorised."""
+        n, d, d1, dev = self.n, self.d, self.d + 1, features.device
+        elevated = _elevate(features.float())  # all (d+1) x N: one row per lattice coordinate
+        rem0, rank = _enclosing_simplex(elevated)
+
+        # Keys: vertex r of a point's simplex is rem0 + canonical[r][rank] on the first d coordinates, with
+        # canonical[r][rank] = r - (d+1) [rank > d - r]. Each key is hashed to one int64 (mixed radix, with
+        # room for the neighbours' offsets), computed without building the N x (d+1) x d keys.
+        rem0_i = rem0[:d].long()  # d x N
+        rank_d = rank[:d]
+        bits = self._radix(rem0_i, rank, features)
+        lo, radix = self._lo, self._radix
+        self.barycentric = _barycentric(elevated, rem0, rank).T.contiguous()  # N x (d+1)
         base = ((rem0_i - lo[:, None]) * radix[:, None]).sum(0)  # N: the code of the remainder-0 vertex
 
         # Points of one simplex share (base, rank): group them, and hash each distinct simplex once.
@@ -219,17 +291,9 @@ class PermutohedralLattice:
         entries[2:] = per_vertex.new_zeros(self.m).index_add_(0, vertex_sorted, pair_points)
         self._splat_crow = torch.cumsum(entries, 0)
 
-        # Blur neighbours along lattice direction j: key - 1 (+ d+1 on coordinate j) and the opposite. The codes
-        # are linear in the keys, so a neighbour's code is the vertex's code plus a fixed shift per direction.
-        shifts = d1 * torch.cat([radix, radix.new_zeros(1)]) - radix.sum()  # d+1
+        shifts = self._shifts()  # d+1
         found = self._find(torch.cat([unique[None] + shifts[:, None], unique[None] - shifts[:, None]], 0))
         self.neighbours = [(found[j], found[d1 + j]) for j in range(d1)]
-        self.alpha = 1.0 / (1.0 + 2.0 ** (-d))
-        self.scale: torch.Tensor | None = None
-        self.sparse = dev.type in ("cpu", "cuda") if sparse is None else bool(sparse)
-        self._splat_slice: tuple[torch.Tensor, torch.Tensor] | None = None  # built when first needed
-        if self.sparse:
-            self._build_sparse()
 
     @property
     def splat_csr(self) -> torch.Tensor:
@@ -261,8 +325,9 @@ class PermutohedralLattice:
         n, d1, m, dev = self.n, self.d + 1, self.m, self.offsets.device
         # slice: row i holds the d+1 vertices of point i
         weights = self.barycentric * self.alpha if scale is None else self.barycentric * (self.alpha * scale[:, None])
-        crow = torch.arange(0, n * d1 + 1, d1, device=dev)
-        slice_csr = _csr(crow, self.offsets.reshape(-1), weights.reshape(-1), (n, m + 1))
+        crow = torch.arange(0, n * d1 + 1, d1, device=dev, dtype=torch.int32 if n * d1 < 2**31 else torch.long)
+        columns = getattr(self, "_offsets32", self.offsets)  # the compiled build keeps a 32-bit copy
+        slice_csr = _csr(crow, columns.reshape(-1), weights.reshape(-1), (n, m + 1))
         # splat: its transpose, the entries listed vertex by vertex
         values = self._splat_bary if scale is None else self._splat_bary * scale[self._splat_points]
         self._splat_slice = (_csr(self._splat_crow, self._splat_points, values, (m + 1, n)), slice_csr)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import src
+from src import _lattice_numba
 from src.permutohedral import PermutohedralLattice
 
 
@@ -108,6 +109,51 @@ def test_grouping_simplices_builds_the_same_lattice(feats):
         assert torch.equal(a1, b1) and torch.equal(a2, b2)
     for a, b in ((grouped.splat_csr, plain.splat_csr), (grouped.slice_csr, plain.slice_csr)):
         torch.testing.assert_close(a.to_dense(), b.to_dense())
+
+
+def _grid(h: int = 30, w: int = 40, theta: float = 3.0) -> torch.Tensor:
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    return torch.stack([xs.reshape(-1), ys.reshape(-1)], 1) / theta
+
+
+@pytest.mark.skipif(not _lattice_numba.available(), reason="numba is not installed")
+@pytest.mark.parametrize(
+    "feats",
+    [
+        image_features(),  # the bilateral kernel's features, half of the image flat
+        _grid(),  # the Gaussian kernel's: a regular grid
+        torch.randn(500, 4) * 3,
+        torch.randn(300, 1) * 5,
+        torch.zeros(50, 3),  # every point in one simplex
+        torch.randn(2000, 5) * 40,  # many lattice points: the hash table grows several times
+    ],
+)
+def test_compiled_build_gives_the_same_lattice_as_the_tensor_build(feats):
+    compiled, tensor = PermutohedralLattice(feats, build="compiled"), PermutohedralLattice(feats, build="tensor")
+    assert (compiled.build, tensor.build) == ("compiled", "tensor")
+    assert compiled.m == tensor.m
+    assert torch.equal(compiled._codes, tensor._codes) and torch.equal(compiled.offsets, tensor.offsets)
+    torch.testing.assert_close(compiled.barycentric, tensor.barycentric, atol=0, rtol=0)
+    for (a1, a2), (b1, b2) in zip(compiled.neighbours, tensor.neighbours, strict=True):
+        assert torch.equal(a1, b1) and torch.equal(a2, b2)
+    for a, b in ((compiled.splat_csr, tensor.splat_csr), (compiled.slice_csr, tensor.slice_csr)):
+        torch.testing.assert_close(a.to_dense(), b.to_dense())
+    values = torch.rand(feats.shape[0], 3, generator=torch.Generator().manual_seed(0))
+    for lattice in (compiled, tensor):
+        lattice.normalize_symmetric()
+    torch.testing.assert_close(compiled.filter(values), tensor.filter(values))
+
+
+def test_build_argument_and_the_fallback_without_numba(monkeypatch):
+    src.set_language("en")
+    feats = image_features(8, 6)
+    with pytest.raises(ValueError, match="build"):
+        PermutohedralLattice(feats, build="fast")
+    monkeypatch.setattr(_lattice_numba, "available", lambda: False)
+    assert PermutohedralLattice(feats).build == "tensor"  # "auto" falls back to the tensor build
+    with pytest.raises(ValueError, match="numba"):
+        PermutohedralLattice(feats, build="compiled")
+    src.set_language("vi")
 
 
 def test_splat_is_the_transpose_of_slice():
