@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from . import get_device
 from ._rng import seeded
-from .i18n import bad_argument, tr
+from .i18n import bad_argument, decimal_commas, tr
 from .registry import CapstoneEntry, discover_capstone, register_core
 
 __all__ = [
@@ -400,7 +400,7 @@ def plot_comparison(rows: Sequence[Result] | Mapping[str, Any]):
     sizes = sorted({round(largest / 4, 2), round(largest / 2, 2), round(largest, 2)})
     key = [
         Line2D([], [], ls="", marker="o", markersize=math.sqrt(area(m)), markerfacecolor="white",
-               markeredgecolor="black", label=f"{m:g} MiB")
+               markeredgecolor="black", label=decimal_commas(f"{m:g} MiB"))
         for m in sizes
     ]  # fmt: skip
     a.legend(handles=key, title=tr("bộ nhớ đỉnh", "peak memory"), fontsize=7, title_fontsize=7, labelspacing=1.6,
