@@ -318,7 +318,7 @@ report.table().head(12)
 # %% [markdown] lang="en"
 # ## 5. The effective receptive field
 #
-# The theoretical RF only says which pixels **can** matter. Luo et al. (arXiv 1605.04876) measure how much they
+# The theoretical RF only says which pixels **can** matter. Luo et al. (arXiv 1701.04128) measure how much they
 # actually do: the gradient of a central output unit with respect to the input,
 # $\mathrm{ERF}(x) = \mathbb{E}\left[\left|\partial y_{\text{centre}} / \partial I(x)\right|\right]$, averaged over
 # random inputs. With random weights the ERF is **close to a Gaussian**: the number of paths from a pixel to the
@@ -669,7 +669,7 @@ fig.tight_layout()
 #
 # ## References
 # - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural
-#   Networks*. NeurIPS 2016, arXiv 1605.04876.
+#   Networks*. NeurIPS 2016, arXiv 1701.04128.
 # - A. Araujo, W. Norris, J. Sim. *Computing Receptive Fields of Convolutional Neural Networks*. Distill, 2019.
 # - V. Dumoulin, F. Visin. *A guide to convolution arithmetic for deep learning*. arXiv 1603.07285.
 # - F. Yu, V. Koltun. *Multi-Scale Context Aggregation by Dilated Convolutions*. arXiv 1511.07122.
