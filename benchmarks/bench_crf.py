@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from skimage import data, transform
 
-from src import crf, record
+from src import _lattice_numba, crf, record
 
 ITERATIONS = 5
 PARAMS = {"bilateral_weight": 10, "theta_alpha": 80, "theta_beta": 13, "gaussian_weight": 3, "theta_gamma": 3}
@@ -100,14 +100,22 @@ def ours_runner(image: np.ndarray, probs: np.ndarray, device: torch.device, iter
 
 def variant(name: str, run: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
     """``"cold:T"``: T torch threads, the cached Gaussian lattice dropped first (every call builds both lattices,
-    as pydensecrf does); ``"warm:T"``: T threads, the Gaussian lattice reused (a run of same-size images)."""
-    cache, threads = name.split(":")
+    as pydensecrf does); ``"warm:T"``: T threads, the Gaussian lattice reused (a run of same-size images).
+    A third part ``":tensor"`` builds the lattices with the tensor operations instead of the compiled loops
+    (the build before issue 18's compiled one, kept as the teaching path)."""
+    cache, threads, *build = name.split(":")
 
     def fn() -> np.ndarray:
         torch.set_num_threads(int(threads))
         if cache == "cold":
             crf._gaussian_lattice.cache_clear()
-        return run()
+        if build != ["tensor"]:
+            return run()
+        os.environ["SRC_LATTICE_BUILD"] = "torch"
+        try:
+            return run()
+        finally:
+            del os.environ["SRC_LATTICE_BUILD"]
 
     return fn
 
@@ -177,7 +185,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument(
-        "--variants", nargs="+", default=["cold:1", "cold:2", "warm:2"], help="cold|warm:threads (see variant())"
+        "--variants",
+        nargs="+",
+        default=["cold:1", "cold:1:tensor", "cold:2", "warm:1", "warm:2"],
+        help="cold|warm:threads[:tensor] (see variant())",
     )
     parser.add_argument("--sizes", nargs="+", default=[f"{w}x{h}" for h, w in SIZES], help="W x H")
     parser.add_argument("--labels", type=int, nargs="+", default=list(LABELS))
@@ -301,6 +312,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             "photo": "skimage coffee",
             "rounds": args.rounds,
             "variants": args.variants,
+            # the lattice build the plain variants used ("compiled": src/_lattice_numba.py; "tensor" without numba)
+            "lattice_build": "compiled" if _lattice_numba.available() else "tensor",
         },
         seeds=rounds,
         better=faster,
