@@ -434,7 +434,7 @@ for os_ in (32, 16, 8):
 print(pd.DataFrame(stage_mib).loc[["conv1", "layer1", "layer2", "layer3", "layer4"]].to_string())
 
 # %% [markdown] lang="vi"
-# Ở OS 32 và OS 16, tensor lớn nhất là đầu ra của `conv1` và `layer1` (độ phân giải 1/2 và 1/4 của ảnh), giống hệt nhau ở hai mức, nên bộ nhớ đỉnh khi suy luận không đổi. Chỉ ở OS 8, đầu ra của `layer3` mới bằng và của `layer4` mới vượt chúng. Khi **huấn luyện** thì khác: mọi kích hoạt phải được giữ lại cho lan truyền ngược (*backward pass*), nên bộ nhớ đi theo tổng kích thước của mọi tầng chứ không theo tầng lớn nhất; cột `train MiB` của benchmark đo điều này.
+# Ở OS 32 và OS 16, tensor lớn nhất là đầu ra của `conv1` và `layer1` (độ phân giải 1/2 và 1/4 của ảnh), giống hệt nhau ở hai mức, nên bộ nhớ đỉnh khi suy luận không đổi. Chỉ ở OS 8, đầu ra của `layer3` mới bằng và của `layer4` mới vượt chúng. Khi **huấn luyện** thì khác: mọi kích hoạt phải được giữ lại cho lan truyền ngược (*backward pass*), nên bộ nhớ đi theo tổng kích thước của mọi tầng chứ không theo tầng lớn nhất; cột `train MiB` của bộ đo `benchmarks/bench_output_stride.py` đo điều này.
 #
 # DeepLabv3 dùng đúng sự đánh đổi này: huấn luyện ở OS 16 (rẻ hơn) và chỉ chuyển sang OS 8 khi suy luận để lấy thêm độ chính xác; bài báo ghi nhận mIoU trên tập kiểm định PASCAL VOC 2012 tăng từ 77,21% (OS 16) lên 78,51% (OS 8), khi chưa dùng đầu vào đa tỉ lệ và lật ảnh (bảng về chiến lược suy luận của arXiv 1706.05587).
 
