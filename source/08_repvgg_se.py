@@ -124,7 +124,7 @@ for c_in, c_out, stride in [(8, 8, 1), (8, 16, 1), (8, 16, 2)]:
                 "C_in -> C_out": f"{c_in} -> {c_out}",
                 "stride": stride,
                 src.tr("nhánh đồng nhất", "identity branch"): block.identity is not None,
-                "max |diff|": f"{(merged - block(x)).abs().max().item():.1e}",
+                "max |diff|": src.decimal_commas(f"{(merged - block(x)).abs().max().item():.1e}"),
             }
         )
 pd.DataFrame(rows)
