@@ -1,5 +1,7 @@
 """tools/build.py refuses broken sources, naming file and line; summaries come from the source header."""
 
+import json
+import re
 import sys
 from pathlib import Path
 
@@ -190,3 +192,93 @@ def test_main_writes_lessons_and_the_readme_table_from_the_header(tmp_path, monk
     readme = (tmp_path / "README.md").read_text()
     assert "| 98 | `98_toy`" in readme and "Một bài thử: tóm tắt<br>*A toy lesson: its summary*" in readme
     assert "old" not in readme and readme.startswith("top\n") and readme.endswith("end\n")
+
+
+# --- The built Vietnamese notebooks print decimal commas (issue 19) -------------------------------------------------
+# Passes once the notebooks are rebuilt from sources that print through src.format_number / format_value /
+# decimal_commas and pandas' Vietnamese display.float_format (src.set_language("vi")).
+
+DECIMAL_POINT = re.compile(r"(?<![\w.])[+-]?\d+\.\d+(?:[eE][+-]?\d+)?(?![\w.])")
+VERSION_OR_ARXIV = re.compile(r"\bv?\d+\.\d+\.\d+[\w.+-]*|\b\d{4}\.\d{4,5}(?:v\d+)?\b|\bPython \d+\.\d+\b")
+REPR_START = re.compile(r"\b(?:tensor|array|np\.\w+)\(")
+VI_SOLUTIONS = sorted((ROOT / "solutions" / "vi").glob("[0-9][0-9]_*.ipynb"))
+
+
+def without_reprs(text: str) -> str:
+    """``text`` less every ``tensor(...)`` / ``array(...)`` / ``np.float64(...)`` repr (Python's own output)."""
+    out, i = [], 0
+    for match in REPR_START.finditer(text):
+        if match.start() < i:
+            continue
+        out.append(text[i : match.start()])
+        depth, j = 0, match.end() - 1
+        while j < len(text):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            j += 1
+            if depth == 0:
+                break
+        i = j
+    out.append(text[i:])
+    return "".join(out)
+
+
+def decimal_points_in_output(text: str) -> list[str]:
+    """Numbers written with a decimal point, outside tensor/array reprs, version strings and arXiv ids."""
+    if text.lstrip().startswith("Parameter containing"):
+        return []
+    return DECIMAL_POINT.findall(VERSION_OR_ARXIV.sub(" ", without_reprs(text)))
+
+
+def output_texts(notebook: dict) -> list[tuple[int, str]]:
+    """(cell index, text) of every stream, text/plain and text/html output."""
+    texts = []
+    for index, cell in enumerate(notebook.get("cells", [])):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for text in (output.get("text", ""), data.get("text/plain", ""), data.get("text/html", "")):
+                text = "".join(text) if isinstance(text, list) else text
+                if text:
+                    texts.append((index, text))
+    return texts
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "pixel accuracy = 0.6667",
+        "huấn luyện: 100%|████| 240/240, loss=0.260; mIoU=0.465",
+        "{'miou': 0.45}",
+        "ERF chiếm 92.0 % ô RF",
+        "<td>42.71</td>",
+        "tensor([1, 2])\nmIoU = 0.5",
+        "max |ΔQ| 5.4e-01",
+    ],
+)
+def test_the_output_scan_catches_a_decimal_point(bad):
+    assert decimal_points_in_output(bad)
+
+
+@pytest.mark.parametrize(
+    "good",
+    [
+        "pixel accuracy = 0,6667",
+        "tensor([0.5000, 0.2500])",
+        "array([0.5, 1.5], dtype=float32)",
+        "Parameter containing:\ntensor([0.1])",
+        "np.float64(0.25)",
+        "{'torch': '2.14.1+cu130', 'python': '3.11.7'}",
+        "DeepLabV3 (arXiv 1706.05587)",
+        "ảnh 64x64, RF 127, 12 lượt, 1.2it/s",
+        "src/results/refinenet_memory.json",
+    ],
+)
+def test_the_output_scan_leaves_good_output_alone(good):
+    assert decimal_points_in_output(good) == []
+
+
+@pytest.mark.parametrize("notebook", VI_SOLUTIONS, ids=lambda p: p.stem)
+def test_vietnamese_notebook_outputs_write_decimal_commas(notebook):
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    hits = [f"{notebook.name} cell {i}: {found[:3]} in {text[:80]!r}" for i, text in output_texts(nb)
+            if (found := decimal_points_in_output(text))]  # fmt: skip
+    assert not hits, "\n".join(hits)
