@@ -18,7 +18,7 @@
 # 1. Huấn luyện sáu kiến trúc của khoá học — FCN, DeepLabV3 (ASPP), PSPNet (gộp kim tự tháp), RefineNet rút gọn, DeepLabV3+ và một RepVGG nhỏ — với mạng xương sống cùng cỡ, cùng dữ liệu, cùng số epoch.
 # 2. Chấm mỗi mô hình trước và sau CRF kết nối đầy đủ: mIoU và điểm F trên biên trên tập kiểm định.
 # 3. Đo chi phí cho một ảnh: số tham số, FLOPs, độ trễ trên CPU và bộ nhớ đỉnh của các bản đồ đặc trưng.
-# 4. Đọc bảng đã ghi qua 5 hạt giống ngẫu nhiên (trung bình ± độ lệch chuẩn) và xếp hạng các mô hình theo một quy tắc tôn trọng nhiễu; chỉ kết luận những chênh lệch có t của Welch ít nhất 2.
+# 4. Đọc bảng đã ghi qua 5 hạt giống ngẫu nhiên (trung bình ± độ lệch chuẩn) và xếp hạng các mô hình theo một quy tắc có tính đến nhiễu; chỉ kết luận những chênh lệch có t của Welch ít nhất 2.
 # 5. Dùng mô hình đã huấn luyện sẵn (*checkpoint*) và, nếu bạn có, dữ liệu thật (Oxford-IIIT Pet, PASCAL VOC).
 
 # %% [markdown] lang="en"
@@ -94,7 +94,7 @@ table
 fig = compare.plot_comparison(rows)
 
 # %% [markdown] lang="vi"
-# ## 3. Bảng đã ghi: trung bình ± độ lệch chuẩn qua 5 hạt giống, và một thứ hạng tôn trọng nhiễu
+# ## 3. Bảng đã ghi: trung bình ± độ lệch chuẩn qua 5 hạt giống, và một thứ hạng có tính đến nhiễu
 #
 # Một lần chạy như trên không đủ để xếp hạng: chạy lại với hạt giống khác có thể đảo thứ tự các mô hình sát nhau. Bản ghi chạy giao thức đầy đủ với 5 hạt giống. **Quy tắc xếp hạng**: hạng của một mô hình = 1 + số mô hình có mIoU cao hơn nó với t của Welch ít nhất 2 (`compare.noise_rank`). Vì vậy các mô hình không tách được khỏi mô hình tốt nhất cùng có hạng 1, và một mô hình chỉ bị xếp dưới khi bản ghi cho thấy mô hình kia tốt hơn vượt quá hai sai số chuẩn. Ô dưới in bảng, cấu hình và thời gian CPU của bản ghi.
 
