@@ -307,7 +307,7 @@ report.table().head(12)
 # %% [markdown] lang="vi"
 # ## 5. Trường tiếp nhận hiệu dụng
 #
-# RF lý thuyết chỉ nói điểm ảnh nào **có thể** ảnh hưởng. Luo và cộng sự (arXiv 1605.04876) đo mức ảnh hưởng thật:
+# RF lý thuyết chỉ nói điểm ảnh nào **có thể** ảnh hưởng. Luo và cộng sự (arXiv 1701.04128) đo mức ảnh hưởng thật:
 # lấy gradient của một đơn vị đầu ra trung tâm theo ảnh vào,
 # $\mathrm{ERF}(x) = \mathbb{E}\left[\left|\partial y_{\text{tâm}} / \partial I(x)\right|\right]$, lấy trung bình trên
 # nhiều ảnh ngẫu nhiên. Với trọng số ngẫu nhiên, ERF có dạng **gần Gauss**: số đường đi từ một điểm ảnh tới đơn vị
@@ -645,7 +645,7 @@ fig.tight_layout()
 #
 # ## Tài liệu tham khảo
 # - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural
-#   Networks*. NeurIPS 2016, arXiv 1605.04876.
+#   Networks*. NeurIPS 2016, arXiv 1701.04128.
 # - A. Araujo, W. Norris, J. Sim. *Computing Receptive Fields of Convolutional Neural Networks*. Distill, 2019.
 # - V. Dumoulin, F. Visin. *A guide to convolution arithmetic for deep learning*. arXiv 1603.07285.
 # - F. Yu, V. Koltun. *Multi-Scale Context Aggregation by Dilated Convolutions*. arXiv 1511.07122.

@@ -458,7 +458,7 @@ show_refinement(photo, prior_photo, refined)
 #
 # ## 6. Làm tinh dự đoán của DeepLabV3 trên ảnh ghép vân: một thí nghiệm có hạt giống
 #
-# Ta huấn luyện một DeepLabV3 nhỏ (mạng xương sống `tiny`, tỉ lệ giảm kích thước đầu ra 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô; hệ số giãn của ASPP thu nhỏ theo bản đồ thành (1, 2, 3) như bài 02 dạy, vì (6, 12, 18) trên bản đồ $4\times4$ chỉ thấy phần đệm), rồi chạy CRF (đường nhanh) trên đầu ra của nó ở tập kiểm định và so điểm F trên biên (*boundary F-score*, dung sai 2 điểm ảnh) và mIoU trước và sau CRF. Hai nhóm "trước" và "sau" đến từ **cùng một** mạng đã huấn luyện: CRF chỉ là bước hậu xử lý.
+# Ta huấn luyện một DeepLabV3 nhỏ (mạng xương sống `tiny`, tỉ lệ giảm kích thước đầu ra 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô; hệ số giãn của ASPP thu nhỏ theo bản đồ thành (1, 2, 3) như bài 02 dạy, vì với (6, 12, 18) trên bản đồ $4\times4$, mỗi nhánh $3\times3$ chỉ còn điểm lấy mẫu ở tâm nằm trong bản đồ), rồi chạy CRF (đường nhanh) trên đầu ra của nó ở tập kiểm định và so điểm F trên biên (*boundary F-score*, dung sai 2 điểm ảnh) và mIoU trước và sau CRF. Hai nhóm "trước" và "sau" đến từ **cùng một** mạng đã huấn luyện: CRF chỉ là bước hậu xử lý.
 #
 # `experiments/crf_gain.py` đã lặp lại thí nghiệm này với 5 hạt giống ngẫu nhiên (*seed*) và ghi kết quả vào `src/results/crf_gain.json`. Ô dưới chạy một phiên bản nhỏ hơn (hạt giống 0, ít ảnh huấn luyện và ít epoch hơn; trên GPU hoặc với `SRC_FULL=1` thì chạy đúng giao thức đã ghi) và đặt con số của nó cạnh trung bình ± độ lệch chuẩn đã ghi, cùng thống kê t của Welch.
 
@@ -738,7 +738,7 @@ else:
 # - CRF kết nối đầy đủ = thế năng đơn từ mạng ($-\log P$) + thế năng cặp Potts với hai nhân Gauss: song phương (vị trí + màu, kéo biên về cạnh ảnh) và Gauss (vị trí, xoá đốm nhỏ).
 # - Suy luận trường trung bình là bốn bước lặp lại: truyền thông điệp (lọc Gauss), biến đổi tương thích, cập nhật cục bộ, chuẩn hoá softmax. Với Potts, dạng $-w\tilde Q(l)$ của `pydensecrf` tương đương $w\sum_{l'\ne l}\tilde Q(l')$ sau softmax.
 # - Đường chính xác ($N\times N$) dễ hiểu nhưng $O(N^2)$; lưới permutohedral xấp xỉ cùng phép lọc trong $O(N)$ và là thứ `pydensecrf` dùng — đường nhanh của ta khớp với nó đến sai số làm tròn.
-# - CRF chỉ biết màu và vị trí: nó giúp khi biên của mạng thô mà biên màu trong ảnh rõ; nó có thể làm hại khi các vùng khác lớp có màu giống nhau hoặc khi bên trong một vùng có vân nhiều mức sáng. Trong thí nghiệm 5 hạt giống của mục 6, kết luận cho điểm F trên biên và cho mIoU là các dòng Welch t in ở đó. Tham số phải dò theo dữ liệu và kích thước ảnh. Đó là một lý do DeepLabv3 bỏ nó.
+# - CRF chỉ biết màu và vị trí: nó giúp khi biên của mạng thô mà biên màu trong ảnh rõ; nó có thể làm hại khi các vùng khác lớp có màu giống nhau hoặc khi bên trong một vùng có vân nhiều mức sáng. Trong thí nghiệm 5 hạt giống của mục 6, kết luận cho điểm F trên biên và cho mIoU là các dòng Welch t in ở đó. Tham số phải dò theo dữ liệu và kích thước ảnh, một cái giá mà DeepLabv3 không còn phải trả: không có CRF, nó đã vượt các phiên bản trước có CRF (mục 1; bài báo không nêu chi phí dò tham số là lý do bỏ CRF).
 #
 # ## Tài liệu tham khảo
 #

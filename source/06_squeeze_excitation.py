@@ -105,7 +105,7 @@ for name, gate in [("sigmoid", torch.sigmoid(scores)), ("softmax", torch.softmax
     print(src.decimal_commas(f"{name:8s} gates={gates}  sum={gate.sum():.3f}  kept>0.5: {int((gate > 0.5).sum())}"))
 
 # %% [markdown] lang="vi"
-# Với sigmoid, các kênh có điểm số dương đều được giữ gần nguyên; với softmax, ngay cả kênh mạnh nhất cũng bị nhân với một số nhỏ hơn nhiều so với 1, và không kênh nào vượt ngưỡng 0,5 khi có vài kênh mạnh ngang nhau.
+# Với sigmoid, mọi kênh có điểm số dương rõ rệt đều giữ được phần lớn giá trị của nó (điểm số từ 1,5 trở lên cho cổng trên 0,8); với softmax, ngay cả kênh mạnh nhất cũng bị nhân với một số nhỏ hơn nhiều so với 1, và không kênh nào vượt ngưỡng 0,5 khi có vài kênh mạnh ngang nhau.
 #
 # ### Bài tập 1 — Lượt truyền xuôi của SE
 #
@@ -367,7 +367,7 @@ se_table["extra params %"] = (100 * se_table["params"] / se_table["params"].iloc
 print(se_table.to_string())
 
 # %% [markdown] lang="vi"
-# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong mạng xương sống, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (SE thêm vài phép toán nhỏ nhưng nhiều lần gọi mô-đun, nên trên CPU thời gian tăng rõ hơn số FLOPs; thời gian đo trên máy dùng chung còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài điểm phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho RefineNet rút gọn (*Light-Weight RefineNet*) của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
+# Đọc bảng trên theo ba cột: tham số thêm vào (rất ít với SE trong mạng xương sống, vì mạng nhỏ và $r = 16$; scSE của bộ giải mã dùng $r = 2$ nên tốn hơn), thời gian huấn luyện (thời gian tăng dù SE gần như không thêm FLOPs, xem mục 3; SE thêm nhiều phép toán nhỏ, một lý do có khả năng trên CPU mà bài này không đo; trên máy dùng chung thời gian còn dao động theo tải), và mIoU trên tập kiểm định (*validation set*). Với một hạt giống và vài epoch, chênh lệch mIoU vài điểm phần trăm có thể chỉ là nhiễu; muốn kết luận chắc chắn phải lặp lại với nhiều hạt giống: `benchmarks/bench_se.py` làm lại thí nghiệm này với nhiều hạt giống, cho DeepLabV3 và cho RefineNet rút gọn (*Light-Weight RefineNet*) của bài 05 (`RefineNet(5, "tiny", light=True, se=...)`). Điều đáng nhớ là SE là một thay đổi **rẻ** mà ta có thể thử trên bất kỳ mạng nào có khối phần dư hay bộ giải mã.
 
 # %% [markdown] lang="en"
 # Read the table above along three columns: extra parameters (very few for SE in the backbone, since the network is small and $r = 16$; the decoder's scSE uses $r = 2$ and costs more), training time (it grows although SE adds almost no FLOPs, see section 3; SE adds many small operations, a likely reason on a CPU that this lesson does not measure; on a shared machine the time also varies with the load), and validation mIoU. With one seed and a few epochs, a difference of a few points of mIoU can be noise; a firm conclusion needs several seeds: `benchmarks/bench_se.py` repeats this experiment over seeds, for DeepLabV3 and for lesson 05's Light-Weight RefineNet (`RefineNet(5, "tiny", light=True, se=...)`). What to remember is that SE is a **cheap** change that can be tried on any network with residual blocks or a decoder.
