@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import src
 from src import _lattice_numba
-from src.permutohedral import PermutohedralLattice
+from src.permutohedral import COMPILED_FILTER_MIN_LABELS, PermutohedralLattice
 
 
 def reference_point(f: list[float], lower_first: bool = True) -> tuple[list[list[int]], list[float]]:
@@ -138,10 +138,15 @@ def test_compiled_build_gives_the_same_lattice_as_the_tensor_build(feats):
         assert torch.equal(a1, b1) and torch.equal(a2, b2)
     for a, b in ((compiled.splat_csr, tensor.splat_csr), (compiled.slice_csr, tensor.slice_csr)):
         torch.testing.assert_close(a.to_dense(), b.to_dense())
-    values = torch.rand(feats.shape[0], 3, generator=torch.Generator().manual_seed(0))
-    for lattice in (compiled, tensor):
-        lattice.normalize_symmetric()
-    torch.testing.assert_close(compiled.filter(values), tensor.filter(values))
+    few = torch.rand(feats.shape[0], 3, generator=torch.Generator().manual_seed(0))
+    many = torch.rand(feats.shape[0], COMPILED_FILTER_MIN_LABELS + 4, generator=torch.Generator().manual_seed(1))
+    for normalized in (False, True):
+        if normalized:
+            for lattice in (compiled, tensor):
+                lattice.normalize_symmetric()
+        for values in (few, many):  # sparse products below the threshold, the compiled loops above it
+            for reverse in (False, True):
+                torch.testing.assert_close(compiled.filter(values, reverse), tensor.filter(values, reverse))
 
 
 def test_build_argument_and_the_fallback_without_numba(monkeypatch):
