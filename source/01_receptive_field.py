@@ -215,7 +215,7 @@ for name, layers in chains.items():
 #
 # Viết `smallest_depth(target_rf, kernel, stride, dilation)`: số lớp **giống hệt nhau** `(kernel, stride, dilation)`
 # ít nhất để RF đạt ít nhất `target_rf` (mục tiêu 1 cần 0 lớp). Chẳng hạn, cần bao nhiêu lớp $3\times3$ bước 1 để
-# một đơn vị nhìn thấy cả ảnh $100\times100$?
+# RF của một đơn vị rộng bằng ảnh $100\times100$?
 
 # %% [markdown] lang="en"
 # ### Exercise 01-3 — the smallest depth
@@ -587,7 +587,7 @@ fig.legend(
 fig.tight_layout(rect=(0, 0.05, 1, 1))
 
 # %% [markdown] lang="vi"
-# **Đọc kết quả.** Cột "lần chạy này" là một hạt giống với ngân sách nhỏ của notebook: so nó với "bản ghi, cùng cỡ nhỏ" (cùng ngân sách, 5 hạt giống) để thấy một lần chạy dao động bao nhiêu. Trên hình, hãy nhìn vào giữa các hình tròn lớn, xa viền: đó là chỗ mạng RF 39 không có gì để dựa vào, còn RF của mạng giãn với tới viền từ mọi điểm ảnh. Dữ liệu ở đây được dựng để RF rộng là **cần thiết**; trên dữ liệu mà các dấu hiệu cục bộ đủ dùng (như `shapes` ở 64 điểm ảnh), một RF lý thuyết lớn hơn không tự động cho kết quả tốt hơn: chồng các hệ số giãn $1, 2, 4, 8$ để lại lỗ (hiện tượng lưới, bài 02), và trường tiếp nhận hiệu dụng nhỏ hơn nhiều so với RF lý thuyết (mục 5).
+# **Đọc kết quả.** Cột "lần chạy này" là một hạt giống với ngân sách nhỏ của notebook: so nó với "bản ghi, cùng cỡ nhỏ" (cùng ngân sách, 5 hạt giống) để thấy một lần chạy dao động bao nhiêu. Trên hình, hãy nhìn vào giữa các hình tròn lớn, xa viền: đó là chỗ mạng RF 39 không có gì để dựa vào, còn RF của mạng giãn với tới viền từ mọi điểm ảnh. Dữ liệu ở đây được dựng để RF rộng là **cần thiết**; trên dữ liệu mà một RF vừa phải đã bao được những gì nhãn phụ thuộc vào (như `shapes` ở 64 điểm ảnh, nơi RF 39 bao trọn một hình nhìn từ tâm của nó), một RF lý thuyết lớn hơn nữa không tự động cho kết quả tốt hơn: trường tiếp nhận hiệu dụng nhỏ hơn nhiều so với RF lý thuyết (mục 5). (Các hệ số giãn $1, 2, 4, 8$ không để lại lỗ: bài 02 tính độ phủ của chúng.)
 
 # %% [markdown] lang="en"
 # **Reading the results.** The "this run" column is one seed at the notebook's small budget: compare it with "record, same small size" (the same budget, 5 seeds) to see how much one run varies. In the figure, look at the middle of the large discs, far from the ring: that is where the RF-39 net has nothing to go on, while the dilated net's RF reaches the ring from every pixel. This data is built so that a wide RF is **needed**; on data where a moderate RF already covers what the label depends on (such as `shapes` at 64 pixels, where RF 39 covers a whole shape seen from its centre), a still larger theoretical RF does not automatically give a better result: the effective receptive field is much smaller than the theoretical one (section 5). (Rates $1, 2, 4, 8$ leave no holes: lesson 02 computes their coverage.)
@@ -640,8 +640,9 @@ fig.tight_layout()
 # - ERF nhỏ hơn RF lý thuyết và có dạng gần Gauss; tỉ lệ ERF/RF giảm khi mạng sâu hơn (bảng ở mục 5).
 # - Một đơn vị không dùng được các điểm ảnh nằm ngoài RF của nó. Trên dữ liệu `outline`, trong đó lớp của một điểm ảnh nằm sâu
 #   trong hình tròn chỉ được ghi trên đường viền, ngoài tầm của RF 39, thí nghiệm đối chứng cùng số tham số (cùng các
-#   lớp, chỉ khác hệ số giãn) cho thấy mạng có RF rộng hơn phân vùng tốt hơn, với mức chênh đo được (kết luận và $t$ của bản ghi in ở mục 7). Khi các dấu hiệu
-#   cục bộ đã đủ (góc, cạnh cong của `shapes` ở 64 điểm ảnh), RF lớn hơn không tự động tốt hơn.
+#   lớp, chỉ khác hệ số giãn) cho thấy mạng có RF rộng hơn phân vùng tốt hơn, với mức chênh đo được (kết luận và $t$ của bản ghi in ở mục 7). Khi RF đã bao được
+#   những gì nhãn phụ thuộc vào (RF 39 bao trọn một hình của `shapes` ở 64 điểm ảnh khi nhìn từ tâm của nó), RF lớn hơn
+#   nữa không tự động tốt hơn.
 #
 # ## Tài liệu tham khảo
 # - W. Luo, Y. Li, R. Urtasun, R. Zemel. *Understanding the Effective Receptive Field in Deep Convolutional Neural

@@ -234,7 +234,7 @@ fig.tight_layout()
 #
 # $$\text{RF} = 1 + 2\sum_{l=1}^{L} r_l .$$
 #
-# Nhưng trường tiếp nhận chỉ là **khung bao**: không phải điểm ảnh nào trong khung cũng thật sự đến được điểm đầu ra. Nếu mọi $r_l$ đều bằng 2, mọi độ dời từ đầu vào đến đầu ra đều là số chẵn, nên chỉ 1/4 số điểm ảnh trong khung đóng góp: một bàn cờ có lỗ. Đó là hiện tượng lưới, được Wang và cộng sự (arXiv 1702.08502) phân tích; họ đề xuất tích chập giãn hỗn hợp (*hybrid dilated convolution*, HDC): chọn các hệ số giãn của một nhóm lớp sao cho chúng không có ước chung lớn hơn 1 **và** khoảng cách lớn nhất còn sót lại giữa hai điểm lấy mẫu không vượt quá kích thước nhân (điều kiện $M_2 \le K$ của họ), ví dụ $(1, 2, 3)$ hay $(1, 2, 5)$; khi đó các lỗ được lấp kín. Chỉ riêng điều kiện "không có ước chung" thì chưa đủ: $(1, 2, 9)$ không có ước chung mà vẫn để lại lỗ (bảng dưới).
+# Nhưng trường tiếp nhận chỉ là **khung bao**: không phải điểm ảnh nào trong khung cũng thật sự đến được điểm đầu ra. Nếu mọi $r_l$ đều bằng 2, mọi độ dời từ đầu vào đến đầu ra đều là số chẵn, nên chỉ các hàng và cột cách một trong khung đóng góp, khoảng một phần tư số điểm ảnh (0,290 với ba lớp ở bảng dưới): một bàn cờ có lỗ. Đó là hiện tượng lưới, được Wang và cộng sự (arXiv 1702.08502) phân tích; họ đề xuất tích chập giãn hỗn hợp (*hybrid dilated convolution*, HDC): chọn các hệ số giãn của một nhóm lớp sao cho chúng không có ước chung lớn hơn 1 **và** khoảng cách lớn nhất còn sót lại giữa hai điểm lấy mẫu không vượt quá kích thước nhân (điều kiện $M_2 \le K$ của họ), ví dụ $(1, 2, 3)$ hay $(1, 2, 5)$; khi đó các lỗ được lấp kín. Chỉ riêng điều kiện "không có ước chung" thì chưa đủ: $(1, 2, 9)$ không có ước chung mà vẫn để lại lỗ (bảng dưới).
 #
 # `dil.gridding_footprint(rates)` tính, cho một điểm đầu ra, số đường đi từ mỗi điểm ảnh đầu vào qua chồng lớp (bằng cách tích chập một xung đơn vị với các nhân toàn số 1 đã chèn số 0). Ô bằng 0 là điểm ảnh không bao giờ được nhìn thấy.
 
@@ -284,7 +284,7 @@ fig.suptitle(
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
-# Bảng và hình trên cho thấy: với $(2,2,2)$ trường tiếp nhận rộng bằng $(1,2,3)$ nhưng độ phủ chỉ bằng một phần nhỏ; $(1,2,3)$ và $(1,2,5)$ phủ kín, còn $(1,2,9)$ thì không dù ba hệ số không có ước chung. Màu cũng cho thấy một điều mà khung bao không nói: các điểm ảnh gần tâm có nhiều đường đi hơn, nên thường có ảnh hưởng lớn hơn (giống trường tiếp nhận hiệu dụng ở bài 01).
+# Bảng và hình trên cho thấy: với $(2,2,2)$ trường tiếp nhận rộng bằng $(1,2,3)$ nhưng độ phủ chỉ bằng một phần nhỏ; $(1,2,3)$ và $(1,2,5)$ phủ kín, còn $(1,2,9)$ thì không dù ba hệ số không có ước chung. Màu cũng cho thấy một điều mà khung bao không nói: số đường đi khác nhau giữa các điểm ảnh. Với $(2,2,2)$ và $(1,2,3)$, số đường đi lớn nhất ở tâm, nên các điểm ảnh ở giữa thường có ảnh hưởng lớn hơn (giống trường tiếp nhận hiệu dụng ở bài 01); với $(1,2,5)$, nó thay đổi theo từng sọc (1, 2 hoặc 4 đường đi) và không có đỉnh ở tâm.
 #
 # ## 5. Trọng số hợp lệ: tái tạo Hình 4 của DeepLabv3
 #
