@@ -187,8 +187,8 @@ def capstone_deeplabv3(num_classes: int, se: bool | str = False, output_stride: 
 @register_capstone("deeplabv3plus", "DeepLabV3+", "08")
 def capstone_deeplabv3plus(num_classes: int, se: bool | str = False, output_stride: int = 8) -> DeepLabV3Plus:
     """Lesson 07's DeepLabV3+: the capstone DeepLabV3's ASPP (rates scaled to the 8x8 - 12x12 map, as above)
-    and the decoder on ``layer1`` (stride 4) reduced to 16 channels (the paper's 48 for a 256-wide head,
-    scaled to this 64-wide head)."""
+    and the decoder on ``layer1`` (stride 4) through a 1x1 conv that keeps its 16 channels (16 -> 16; the
+    paper reduces to 48 for a 256-wide head, scaled to this 64-wide head)."""
     rates = (2, 4, 6) if output_stride == 8 else (1, 2, 3)
     return DeepLabV3Plus(
         num_classes, "tiny", output_stride=output_stride, atrous_rates=rates, channels=64, low_level_channels=16, se=se

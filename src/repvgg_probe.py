@@ -12,8 +12,9 @@
   ``tiny`` backbone at output stride 16, ASPP at rates (1, 2, 3) on the 4x4
   map of a 64-px image (no rate reaches the map's side), 64 channels; with
   ``plus=True`` DeepLabV3+'s decoder adds the output-stride-4 ``layer1``
-  skip, reduced to 16 channels (the paper's 48 for a 256-channel head, scaled to
-  this 64-channel head; ``tiny``'s ``layer1`` has 16 channels).
+  skip through a 1x1 conv that keeps its 16 channels (16 -> 16: ``tiny``'s
+  ``layer1`` already has 16 channels; the paper reduces 256 to 48 for a
+  256-channel head, scaled here to this 64-channel head).
 
 Used by ``src.claims`` (``repvgg_se_cue``, ``deeplabv3plus_boundary``, ``deeplabv3plus_miou``).
 """
@@ -80,8 +81,8 @@ def deeplab_pair(num_classes: int, plus: bool) -> nn.Module:
     """DeepLabV3 (``plus=False``) or DeepLabV3+ (``plus=True``) on ``tiny`` at output stride 16, rates (1, 2, 3).
 
     Both have the same backbone, the same ASPP (64 channels) and the same
-    training; DeepLabV3+ adds the decoder on ``layer1`` (output stride 4,
-    reduced to 16 channels, two 3x3 convs of 64): the only difference.
+    training; DeepLabV3+ adds the decoder on ``layer1`` (output stride 4, a
+    1x1 conv that keeps its 16 channels, two 3x3 convs of 64): the only difference.
     """
     from .deeplab import DeepLabV3, DeepLabV3Plus
 

@@ -249,7 +249,7 @@ def test_the_course_decisions_are_in_the_glossary():
     [
         (control_characters, "a $3\times 3$ convolution"),  # \t of \times: a literal TAB
         (control_characters, "x\x0by"),
-        (et_al, "Luo et al. (arXiv 1605.04876) đo mức ảnh hưởng"),
+        (et_al, "Luo et al. (arXiv 1701.04128) đo mức ảnh hưởng"),
         (et_al, "- L.-C. Chen et al. *DeepLab*"),
         (decimal_points, "tăng từ 77.21% lên 78.51%"),
         (decimal_points, "bán kính $0.16$–$0.24$ lần cạnh ảnh"),
@@ -268,7 +268,7 @@ def test_a_rule_catches_its_bad_example(rule, bad):
     ("rule", "good"),
     [
         (control_characters, "a $3\\times 3$ convolution\nnext line"),
-        (et_al, "Luo và cộng sự (arXiv 1605.04876) đo mức ảnh hưởng; `et al.` in code is fine"),
+        (et_al, "Luo và cộng sự (arXiv 1701.04128) đo mức ảnh hưởng; `et al.` in code is fine"),
         (decimal_points, "tăng từ 77,21% lên 78,51%; $0{,}16$; arXiv 1606.00915, 1706.05587; mục 3.2; Hình 4"),
         (decimal_points, "`lr=0.01` in code, torch 2.1, https://example.org/v1.5/page"),
         (english_sentences, "Ta dùng *Atrous Spatial Pyramid Pooling* (ASPP) của DeepLab."),

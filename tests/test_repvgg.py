@@ -101,7 +101,7 @@ def test_parameter_counts_match_the_paper_and_timm(builder, name, deployed):
     reference = timm.create_model(name, pretrained=False)
     assert _params(ours) == _params(reference)  # training-time form, an independent implementation
     repvgg.deploy(ours)
-    # the paper's Table 3 gives two decimals in millions (8.30M, 14.33M)
+    # the paper's Table 4 gives two decimals in millions (8.30M, 14.33M)
     assert abs(_params(ours) - deployed) < 0.01e6
 
 

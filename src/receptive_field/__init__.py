@@ -18,7 +18,7 @@ the union of its inputs' boxes. An operation it does not know is named in an
 error, never skipped. :func:`effective_receptive_field` measures the gradient
 of one output unit with respect to the input, averaged over random inputs
 (Luo et al., "Understanding the Effective Receptive Field in Deep
-Convolutional Neural Networks", arXiv 1605.04876).
+Convolutional Neural Networks", arXiv 1701.04128).
 
 The package, one idea per module:
 

@@ -1,4 +1,4 @@
-"""The effective receptive field (Luo et al., arXiv 1605.04876): input gradients of one output unit (lesson 01)."""
+"""The effective receptive field (Luo et al., arXiv 1701.04128): input gradients of one output unit (lesson 01)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def effective_receptive_field(
     seed: int = 0,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """The ERF (Luo et al., arXiv 1605.04876): mean |d y_unit / d x| over ``samples`` random inputs.
+    """The ERF (Luo et al., arXiv 1701.04128): mean |d y_unit / d x| over ``samples`` random inputs.
 
     ``y_unit`` is the sum over channels of one output unit (default the central
     one). Returns an H x W tensor (CPU, float32) normalised to a maximum of 1.

@@ -5,7 +5,7 @@
 external URL: it works from ``file://``, on a website, on a projector laptop without Python.
 Clicking the photo picks the output unit whose RF centre is nearest, draws its theoretical RF box
 (Araujo et al., Distill 2019; clipped, and dashed when the full extent leaves the image), the jump
-grid, and the ERF (Luo et al., arXiv 1605.04876) precomputed for the nearest unit of a grid.
+grid, and the ERF (Luo et al., arXiv 1701.04128) precomputed for the nearest unit of a grid.
 
 Contract for tests and graders: the photo is ``[data-role=rf-photo]`` with ``data-size="H,W"``;
 after a click it carries ``data-unit="y,x"``; ``[data-role=rf-box]`` has

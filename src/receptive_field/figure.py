@@ -1,6 +1,6 @@
 """A static figure of one unit's RF box and ERF over a photo, and the slider demo on a conv chain (lesson 01).
 
-Theoretical RF: Araujo et al., Distill 2019; ERF: Luo et al., arXiv 1605.04876.
+Theoretical RF: Araujo et al., Distill 2019; ERF: Luo et al., arXiv 1701.04128.
 """
 
 from __future__ import annotations

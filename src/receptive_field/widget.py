@@ -5,7 +5,7 @@
 a layer from the traced layer list, and click the photo: the output unit whose RF centre is nearest
 is chosen; its theoretical RF box (Araujo et al., Distill 2019; solid: inside the image, dashed:
 the full extent), the jump grid, the per-layer table up to that layer and, computed lazily, its ERF
-(Luo et al., arXiv 1605.04876). The click needs a widget that reports pointer events: an
+(Luo et al., arXiv 1701.04128). The click needs a widget that reports pointer events: an
 ``anywidget`` panel (``ipywidgets.Image`` does not report clicks). Traces are cached per
 (model, input size).
 

@@ -134,7 +134,7 @@ def trained_model(name: str) -> nn.Module:
     """Course model ``name``'s encoder with its trained weights (the capstone's seed-0 checkpoint), eval mode.
 
     The weights are the capstone experiment's (lesson 07, ``src.compare.load_checkpoint``, sha256 checked):
-    the explorer shows its ERF beside the random network's (Luo et al., arXiv 1605.04876, compare the
+    the explorer shows its ERF beside the random network's (Luo et al., arXiv 1701.04128, compare the
     ERF before and after training). A model without a shipped checkpoint raises a ValueError naming those that have one.
     """
     found = _checkpoint(name) if isinstance(name, str) else None
@@ -333,7 +333,7 @@ def layer_erf(
     """ERF of each output unit of ``layer`` on input ``x`` (1 x C x H x W): len(units) x H x W, each max 1.
 
     One batched forward (stopped right after ``layer``) and one backward: unit ``i`` of batch item ``i``
-    (Luo et al., arXiv 1605.04876; eval mode, so the batch items do not interact).
+    (Luo et al., arXiv 1701.04128; eval mode, so the batch items do not interact).
     """
     modules = dict(model.named_modules())
     if layer not in modules:
