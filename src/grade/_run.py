@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
+import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -78,6 +83,52 @@ def _seed_home(home: Path) -> None:
                     shutil.copyfile(item, home / ".cache" / "matplotlib" / item.name)
     except OSError:
         pass
+    cache = _numba_cache()
+    if cache is not None:
+        try:
+            shutil.copytree(cache, home / ".cache" / "numba", symlinks=False)
+        except OSError:
+            pass
+
+
+@functools.lru_cache(maxsize=1)
+def _numba_cache() -> Path | None:
+    """A numba cache of the dense CRF's compiled loops (``src/_lattice_numba.py``), compiled once by the grader.
+
+    The child's ``src/`` is read-only, so numba cannot keep its cache there and would compile the loops again in
+    every child that runs a CRF (lessons 04, 07: tens of seconds each). The grader compiles them once per version
+    of that file (in a subprocess, into the grader user's own cache folder) and :func:`_seed_home` copies the
+    result into each child's private home; what one child does to its copy reaches no other child.
+    """
+    from .. import _lattice_numba
+
+    if not _lattice_numba.available():
+        return None
+    source = Path(_lattice_numba.__file__)
+    digest = hashlib.sha256(source.read_bytes() + sys.version.encode()).hexdigest()[:16]
+    folder = Path.home() / ".cache" / "segmentation-course" / f"numba-{digest}"
+    if folder.is_dir():
+        return folder
+    scratch = Path(tempfile.mkdtemp(prefix="numba-", dir=folder.parent if _mkdir(folder.parent) else None))
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(scratch)}
+    code = "from src._lattice_numba import warm_up; warm_up()"
+    try:
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=_sandbox.ROOT, env=env, timeout=600, check=True, capture_output=True
+        )
+        scratch.rename(folder)
+    except (OSError, subprocess.SubprocessError):
+        shutil.rmtree(scratch, ignore_errors=True)
+        return folder if folder.is_dir() else None
+    return folder
+
+
+def _mkdir(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return True
+    except OSError:
+        return False
 
 
 def execute(

@@ -169,6 +169,7 @@ def kernel_env(box: Path, token: str) -> dict[str, str]:
         NO_PROXY="127.0.0.1,localhost,::1",
         PIP_NO_INDEX="1",
         OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"),
+        NUMBA_CACHE_DIR=str(box / "home" / ".cache" / "numba"),  # a private copy of the grader's (see _run)
         SRC_GRADE_TOKEN=token,
     )
     for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
