@@ -112,12 +112,12 @@ with torch.no_grad():
 print("parameters:", count_parameters(aspp))
 
 # %% [markdown] lang="vi"
-# ### Bài tập 1 — lượt truyền xuôi của ASPP
+# ### Bài tập 03-1 — lượt truyền xuôi của ASPP
 #
 # Viết `aspp_forward(aspp, x)`: cho `x` qua **mọi** nhánh trong `aspp.convs`, nối các kết quả theo chiều kênh (`dim=1`), rồi đưa qua `aspp.project`. Kết quả phải trùng với `aspp(x)`.
 
 # %% [markdown] lang="en"
-# ### Exercise 1 — the ASPP forward pass
+# ### Exercise 03-1 — the ASPP forward pass
 #
 # Write `aspp_forward(aspp, x)`: pass `x` through **every** branch in `aspp.convs`, concatenate the results along the channels (`dim=1`), then apply `aspp.project`. The result must equal `aspp(x)`.
 
@@ -137,7 +137,7 @@ result = checks.check_aspp_forward(aspp_forward)
 #
 # Nhánh mức ảnh nén cả bản đồ đặc trưng thành **một** vectơ cho mỗi ảnh: $g = \mathrm{ReLU}(\mathrm{BN}(W\,\tfrac{1}{HW}\sum_{i,j} x_{:,i,j}))$, rồi trải $g$ ra mọi vị trí. Mỗi điểm ảnh vì thế nhận được một bản tóm tắt của toàn ảnh, bất kể trường tiếp nhận của các nhánh kia.
 #
-# ### Bài tập 2 — nhánh đặc trưng mức ảnh
+# ### Bài tập 03-2 — nhánh đặc trưng mức ảnh
 #
 # Viết `image_pooling(x, conv, bn)`: gộp trung bình toàn cục (giữ chiều, được $N\times C\times1\times1$), `conv` ($1\times1$), `bn`, ReLU, rồi `F.interpolate(..., size=x.shape[-2:], mode="bilinear", align_corners=False)`.
 
@@ -146,7 +146,7 @@ result = checks.check_aspp_forward(aspp_forward)
 #
 # The image-level branch squeezes the whole feature map into **one** vector per image: $g = \mathrm{ReLU}(\mathrm{BN}(W\,\tfrac{1}{HW}\sum_{i,j} x_{:,i,j}))$, then spreads $g$ over every position. Every pixel therefore receives a summary of the whole image, whatever the receptive field of the other branches.
 #
-# ### Exercise 2 — the image-level branch
+# ### Exercise 03-2 — the image-level branch
 #
 # Write `image_pooling(x, conv, bn)`: global average pooling (keep the dimensions, giving $N\times C\times1\times1$), `conv` ($1\times1$), `bn`, ReLU, then `F.interpolate(..., size=x.shape[-2:], mode="bilinear", align_corners=False)`.
 
@@ -342,12 +342,12 @@ bce = losses.bce_with_logits(two[:, 1] - two[:, 0], target)
 print(src.decimal_commas(f"softmax CE = {ce.item():.6f}, sigmoid BCE on z1 - z0 = {bce.item():.6f}"))
 
 # %% [markdown] lang="vi"
-# ### Bài tập 3 — hàm mất mát Dice
+# ### Bài tập 03-3 — hàm mất mát Dice
 #
 # Viết `dice_loss(logits, target, smooth=1.0)` cho nhiều lớp: `logits` có dạng $N\times C\times H\times W$, `target` là nhãn nguyên $N\times H\times W$ (không có nhãn 255). Lấy softmax theo kênh, đổi `target` thành one-hot cùng dạng với xác suất (`F.one_hot(...).permute(0, 3, 1, 2)`), với mỗi lớp cộng trên các chiều $(0, 2, 3)$ (cả batch), tính hệ số Dice rồi trả về $1 -$ trung bình của các lớp.
 
 # %% [markdown] lang="en"
-# ### Exercise 3 — the Dice loss
+# ### Exercise 03-3 — the Dice loss
 #
 # Write `dice_loss(logits, target, smooth=1.0)` for many classes: `logits` is $N\times C\times H\times W$, `target` holds integer labels $N\times H\times W$ (no 255 label). Take the softmax over channels, turn `target` into one-hot with the probabilities' layout (`F.one_hot(...).permute(0, 3, 1, 2)`), sum per class over dimensions $(0, 2, 3)$ (the whole batch), compute the Dice coefficient and return $1 -$ its mean over classes.
 

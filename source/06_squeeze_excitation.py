@@ -107,14 +107,14 @@ for name, gate in [("sigmoid", torch.sigmoid(scores)), ("softmax", torch.softmax
 # %% [markdown] lang="vi"
 # Với sigmoid, mọi kênh có điểm số dương rõ rệt đều giữ được phần lớn giá trị của nó (điểm số từ 1,5 trở lên cho cổng trên 0,8); với softmax, ngay cả kênh mạnh nhất cũng bị nhân với một số nhỏ hơn nhiều so với 1, và không kênh nào vượt ngưỡng 0,5 khi có vài kênh mạnh ngang nhau.
 #
-# ### Bài tập 1 — Lượt truyền xuôi của SE
+# ### Bài tập 06-1 — Lượt truyền xuôi của SE
 #
 # Viết `se_forward(x, w_down, b_down, w_up, b_up)`: `x` có kích thước $N \times C \times H \times W$, `w_down` là ma trận $\frac{C}{r} \times C$, `w_up` là $C \times \frac{C}{r}$. Trả về `x` đã được cân lại. Không dùng `nn.Module`; chỉ cần `mean`, phép nhân ma trận, `relu`, `sigmoid`. Chú ý: bản đồ có thể **không vuông**.
 
 # %% [markdown] lang="en"
 # With a sigmoid, every channel with a clearly positive score keeps most of its value (scores of 1.5 and more give gates above 0.8); with a softmax, even the strongest channel is multiplied by a number far below 1, and no channel passes 0.5 when a few are equally strong.
 #
-# ### Exercise 1 — The SE forward pass
+# ### Exercise 06-1 — The SE forward pass
 #
 # Write `se_forward(x, w_down, b_down, w_up, b_up)`: `x` is $N \times C \times H \times W$, `w_down` a $\frac{C}{r} \times C$ matrix, `w_up` a $C \times \frac{C}{r}$ one. Return the recalibrated `x`. No `nn.Module`; `mean`, matrix products, `relu` and `sigmoid` are enough. Careful: the map may be **non-square**.
 
@@ -207,7 +207,7 @@ print(
 #
 # Cả mạng có $N_s$ khối ở tầng $s$ với độ rộng $C_s$, nên Hu và cộng sự ghi phần trọng số là $\dfrac{2}{r} \sum_s N_s C_s^2$. Chi phí này dồn vào các tầng **cuối** (nơi $C_s$ lớn nhất), còn chi phí tính toán thì nhỏ: khối SE làm việc trên $C$ số, không phải trên $C \times H \times W$.
 #
-# ### Bài tập 2 — Công thức chi phí tham số
+# ### Bài tập 06-2 — Công thức chi phí tham số
 #
 # Viết `se_overhead(channels, reduction)`: `channels` là danh sách độ rộng $C$ của từng khối SE; trả về tổng số tham số (cả bias) mà các khối đó thêm vào, với $C' = \max(1, C // r)$.
 
@@ -220,7 +220,7 @@ print(
 #
 # parameters. A network has $N_s$ blocks of width $C_s$ in stage $s$, so Hu et al. write the weight part as $\dfrac{2}{r} \sum_s N_s C_s^2$. The cost piles up in the **last** stages (where $C_s$ is largest), while the compute cost is small: the block works on $C$ numbers, not on $C \times H \times W$.
 #
-# ### Exercise 2 — The parameter-overhead formula
+# ### Exercise 06-2 — The parameter-overhead formula
 #
 # Write `se_overhead(channels, reduction)`: `channels` lists the width $C$ of every SE block; return the total number of parameters (biases included) those blocks add, with $C' = \max(1, C // r)$.
 
@@ -289,7 +289,7 @@ print(overhead_table.to_string())
 #
 # Họ đặt scSE sau các khối của bộ mã hoá - bộ giải mã (*encoder-decoder*) như U-Net và thấy lợi ích ổn định với rất ít tham số: sSE chỉ có $C + 1$ tham số.
 #
-# ### Bài tập 3 — SE theo không gian
+# ### Bài tập 06-3 — SE theo không gian
 #
 # Viết `spatial_se(x, weight, bias)`: `x` là $N \times C \times H \times W$, `weight` là vectơ $C$ phần tử (trọng số của tích chập 1x1), `bias` là một số (tensor một phần tử). Trả về $x$ nhân với cổng $q$ của từng điểm ảnh.
 
@@ -304,7 +304,7 @@ print(overhead_table.to_string())
 #
 # They put scSE after the blocks of encoder-decoder networks such as U-Net and report consistent gains for very few parameters: sSE has only $C + 1$.
 #
-# ### Exercise 3 — Spatial SE
+# ### Exercise 06-3 — Spatial SE
 #
 # Write `spatial_se(x, weight, bias)`: `x` is $N \times C \times H \times W$, `weight` a vector of $C$ numbers (the 1x1 convolution's weights), `bias` a number (one-element tensor). Return $x$ multiplied by the per-pixel gate $q$.
 

@@ -132,14 +132,14 @@ pd.DataFrame(rows)
 # %% [markdown] lang="vi"
 # Sai khác lớn nhất ở cột cuối chỉ là sai số làm tròn của số thực 32 bit: phép gộp là chính xác. Nó chỉ đúng ở chế độ **eval**: ở chế độ huấn luyện BN dùng thống kê của *batch*, không phải một phép biến đổi tuyến tính cố định.
 #
-# ## 2. Bài tập 1 — gộp BN vào một tích chập
+# ## 2. Bài tập 08-1 — gộp BN vào một tích chập
 #
 # Viết `fuse_bn(kernel, gamma, beta, running_mean, running_var, eps)` trả về bộ đôi `(kernel_moi, bias_moi)` (hai tensor) theo công thức ở mục 1. `kernel` có dạng $C_{out} \times C_{in} \times k \times k$, các tham số BN có độ dài $C_{out}$.
 
 # %% [markdown] lang="en"
 # The largest difference in the last column is only 32-bit floating-point rounding: the merge is exact. It holds in **eval** mode only: in training mode BN uses the batch statistics, not a fixed linear map.
 #
-# ## 2. Exercise 1 — fuse BN into a convolution
+# ## 2. Exercise 08-1 — fuse BN into a convolution
 #
 # Write `fuse_bn(kernel, gamma, beta, running_mean, running_var, eps)` returning the pair `(new_kernel, new_bias)` (two tensors) of the formula in section 1. `kernel` has shape $C_{out} \times C_{in} \times k \times k$, the BN parameters have length $C_{out}$.
 
@@ -157,14 +157,14 @@ def fuse_bn(kernel, gamma, beta, running_mean, running_var, eps):
 result = checks.check_fuse_bn(fuse_bn)
 
 # %% [markdown] lang="vi"
-# ## 3. Bài tập 2 — gộp ba nhánh thành một nhân 3x3
+# ## 3. Bài tập 08-2 — gộp ba nhánh thành một nhân 3x3
 #
-# Mỗi nhánh đã được gộp BN (bài tập 1): nhánh 3x3 cho `(k3, b3)`, nhánh 1x1 cho `(k1, b1)` với `k1` dạng $C_{out} \times C_{in}/g \times 1 \times 1$; nhánh đồng nhất, nếu có, là phép nhân kênh $o$ với `id_scale[o]` rồi cộng `id_bias[o]` (BN$_0$ đã gộp), còn không có thì `id_scale` và `id_bias` là `None`. Viết `merge_branches(k3, b3, k1, b1, id_scale, id_bias, groups=1)` trả về `(kernel, bias)` của **một** tích chập 3x3 (đệm 1) cho cùng đầu ra với tổng ba nhánh.
+# Mỗi nhánh đã được gộp BN (bài tập 08-1): nhánh 3x3 cho `(k3, b3)`, nhánh 1x1 cho `(k1, b1)` với `k1` dạng $C_{out} \times C_{in}/g \times 1 \times 1$; nhánh đồng nhất, nếu có, là phép nhân kênh $o$ với `id_scale[o]` rồi cộng `id_bias[o]` (BN$_0$ đã gộp), còn không có thì `id_scale` và `id_bias` là `None`. Viết `merge_branches(k3, b3, k1, b1, id_scale, id_bias, groups=1)` trả về `(kernel, bias)` của **một** tích chập 3x3 (đệm 1) cho cùng đầu ra với tổng ba nhánh.
 
 # %% [markdown] lang="en"
-# ## 3. Exercise 2 — merge the three branches into one 3x3 kernel
+# ## 3. Exercise 08-2 — merge the three branches into one 3x3 kernel
 #
-# Every branch has had its BN folded already (exercise 1): the 3x3 branch gives `(k3, b3)`, the 1x1 branch `(k1, b1)` with `k1` of shape $C_{out} \times C_{in}/g \times 1 \times 1$; the identity branch, when there is one, multiplies channel $o$ by `id_scale[o]` and adds `id_bias[o]` (BN$_0$ folded), otherwise `id_scale` and `id_bias` are `None`. Write `merge_branches(k3, b3, k1, b1, id_scale, id_bias, groups=1)` returning `(kernel, bias)` of **one** 3x3 convolution (padding 1) with the same output as the sum of the three branches.
+# Every branch has had its BN folded already (exercise 08-1): the 3x3 branch gives `(k3, b3)`, the 1x1 branch `(k1, b1)` with `k1` of shape $C_{out} \times C_{in}/g \times 1 \times 1$; the identity branch, when there is one, multiplies channel $o$ by `id_scale[o]` and adds `id_bias[o]` (BN$_0$ folded), otherwise `id_scale` and `id_bias` are `None`. Write `merge_branches(k3, b3, k1, b1, id_scale, id_bias, groups=1)` returning `(kernel, bias)` of **one** 3x3 convolution (padding 1) with the same output as the sum of the three branches.
 
 
 # %%
