@@ -460,7 +460,7 @@ show_refinement(photo, prior_photo, refined)
 #
 # Ta huấn luyện một DeepLabV3 nhỏ (mạng xương sống `tiny`, tỉ lệ giảm kích thước đầu ra 16, nên bản đồ đặc trưng chỉ $4 \times 4$ với ảnh 64 điểm ảnh: biên rất thô; hệ số giãn của ASPP thu nhỏ theo bản đồ thành (1, 2, 3) như bài 02 dạy, vì với (6, 12, 18) trên bản đồ $4\times4$, mỗi nhánh $3\times3$ chỉ còn điểm lấy mẫu ở tâm nằm trong bản đồ), rồi chạy CRF (đường nhanh) trên đầu ra của nó ở tập kiểm định và so điểm F trên biên (*boundary F-score*, dung sai 2 điểm ảnh) và mIoU trước và sau CRF. Hai nhóm "trước" và "sau" đến từ **cùng một** mạng đã huấn luyện: CRF chỉ là bước hậu xử lý.
 #
-# `experiments/crf_gain.py` đã lặp lại thí nghiệm này với 5 hạt giống ngẫu nhiên (*seed*) và ghi kết quả vào `src/results/crf_gain.json`. Ô dưới chạy một phiên bản nhỏ hơn (hạt giống 0, ít ảnh huấn luyện và ít epoch hơn; trên GPU hoặc với `SRC_FULL=1` thì chạy đúng giao thức đã ghi) và đặt con số của nó cạnh trung bình ± độ lệch chuẩn đã ghi, cùng thống kê t của Welch.
+# `experiments/crf_gain.py` đã lặp lại thí nghiệm này với 5 hạt giống ngẫu nhiên (*seed*) và ghi kết quả vào `src/results/crf_gain.json`. Ô dưới chạy một phiên bản nhỏ hơn (hạt giống 0, ít ảnh huấn luyện và ít epoch hơn; trên GPU hoặc với `SRC_FULL=1` thì chạy đúng giao thức đã ghi) và đặt con số của nó cạnh trung bình ± độ lệch chuẩn đã ghi, cùng thống kê t của Welch và phép so sánh ghép cặp theo từng hạt giống.
 
 # %% [markdown] lang="en"
 # The red boundary follows the rim of the saucer and the cup — where the colour changes abruptly — instead of the ellipse. It also shows the CRF's limit: it knows only colour and position, so a region with the object's colour (a shadow, the dark table) can be dragged along.
@@ -469,7 +469,7 @@ show_refinement(photo, prior_photo, refined)
 #
 # We train a small DeepLabV3 (the `tiny` backbone, output stride 16, so the feature map is only $4 \times 4$ on 64-pixel images: very coarse boundaries; the ASPP rates are scaled down with the map to (1, 2, 3), as lesson 02 teaches, since (6, 12, 18) on a $4\times4$ map would keep only the centre tap of each $3\times3$ branch inside the map), run the CRF (fast path) on its validation outputs, and compare the boundary F-score (tolerance 2 pixels) and mIoU before and after the CRF. Both groups, "before" and "after", come from **one** trained network: the CRF is only a post-processing step.
 #
-# `experiments/crf_gain.py` repeated this experiment over 5 seeds and stored the result in `src/results/crf_gain.json`. The cell below runs a smaller version (seed 0, fewer training images and epochs; on a GPU or with `SRC_FULL=1`, the recorded protocol itself) and shows its numbers next to the recorded mean ± std and Welch's t statistic.
+# `experiments/crf_gain.py` repeated this experiment over 5 seeds and stored the result in `src/results/crf_gain.json`. The cell below runs a smaller version (seed 0, fewer training images and epochs; on a GPU or with `SRC_FULL=1`, the recorded protocol itself) and shows its numbers next to the recorded mean ± std, Welch's t statistic and the paired, seed-by-seed comparison.
 
 # %%
 from src import claims, crf_gain
@@ -540,12 +540,34 @@ if miou["t"] >= record.T_THRESHOLD:
 else:
     print(
         tr(
-            f"mIoU — Welch t = {t_m} < 2: theo quy tắc của khoá học, không đo được khác biệt về mIoU. "
+            f"mIoU — Welch t = {t_m} < 2 (coi hai nhóm là độc lập): theo quy tắc của khoá học, "
+            "không đo được khác biệt về mIoU giữa hai nhóm. "
             f"CRF nâng mIoU ở {up}/{len(gain_m)} hạt giống, mức tăng {record.format_mean_std(gain_m)}, "
             f"trong khi mIoU của chính mô hình (trước CRF) dao động với độ lệch chuẩn {spread} giữa các hạt giống.",
-            f"mIoU — Welch t = {t_m} < 2: by the course's rule, no measurable difference in mIoU. "
+            f"mIoU — Welch t = {t_m} < 2 (the two groups treated as independent): by the course's rule, "
+            "no measurable difference in mIoU between the groups. "
             f"The CRF raised mIoU on {up}/{len(gain_m)} seeds, by {record.format_mean_std(gain_m)}, "
             f"while the model's own mIoU (before the CRF) varies with a standard deviation of {spread} across seeds.",
+        )
+    )
+print()
+print(
+    tr(
+        "So sánh ghép cặp (cùng một mạng trước và sau CRF, từng hạt giống; t ghép cặp = trung bình / (độ lệch chuẩn / √n)):",
+        "Paired comparison (the same network before and after the CRF, seed by seed; paired t = mean / (std / √n)):",
+    )
+)
+for metric, label in METRICS.items():
+    before, after = (recorded(metric, crf_rec.data)[g] for g in (crf_gain.BEFORE, crf_gain.AFTER))
+    diffs = [a - b for a, b in zip(after, before)]
+    t_p = record.format_number(record.paired_t(after, before), 1)
+    n_up = sum(d > 0 for d in diffs)
+    print(
+        tr(
+            f"  {label}: sau − trước = {record.format_mean_std(diffs)}, cao hơn ở {n_up}/{len(diffs)} hạt giống, "
+            f"t ghép cặp = {t_p}",
+            f"  {label}: after − before = {record.format_mean_std(diffs)}, higher on {n_up}/{len(diffs)} seeds, "
+            f"paired t = {t_p}",
         )
     )
 
@@ -583,12 +605,12 @@ fig.suptitle(
 fig.tight_layout()
 
 # %% [markdown] lang="vi"
-# Hình trên: mỗi cột là trung bình qua các hạt giống đã ghi (thanh lỗi: một độ lệch chuẩn), mỗi đường nối một hạt giống trước và sau CRF; cặp cột bên trái là giao thức đầy đủ, cặp nhạt bên phải (khi chạy trên CPU) là các lần chạy đã ghi cùng cỡ với lần chạy trực tiếp, và hình thoi đỏ là lần chạy trực tiếp. Hai đồ thị con có thang đo riêng, cả hai bắt đầu từ 0. Kết luận cho từng độ đo là các dòng "Welch t" in ở trên, đọc từ bản ghi.
+# Hình trên: mỗi cột là trung bình qua các hạt giống đã ghi (thanh lỗi: một độ lệch chuẩn), mỗi đường nối một hạt giống trước và sau CRF; cặp cột bên trái là giao thức đầy đủ, cặp nhạt bên phải (khi chạy trên CPU) là các lần chạy đã ghi cùng cỡ với lần chạy trực tiếp, và hình thoi đỏ là lần chạy trực tiếp. Hai đồ thị con có thang đo riêng, cả hai bắt đầu từ 0. Các dòng "Welch t" in ở trên áp dụng quy tắc của khoá học như thể "trước" và "sau" là hai nhóm độc lập. Nhưng thiết kế ở đây là ghép cặp: mỗi hạt giống cho **một** mạng, được chấm hai lần, nên độ chênh giữa các hạt giống (mạng này tốt hơn mạng kia) có mặt trong cả hai nhóm và không liên quan đến CRF. Phép so sánh ghép cặp (các dòng cuối, `record.paired_t`) loại phần đó đi bằng cách lấy hiệu sau − trước trong từng hạt giống: đó là phép so sánh nên đọc, với cùng ngưỡng 2. Với mIoU, nó cho thấy điều mà Welch t không thấy: trong bản ghi, CRF nâng mIoU ở mọi hạt giống, một mức tăng nhỏ nhưng đều so với độ dao động của chính nó giữa các hạt giống; còn mIoU của các mạng dao động giữa các hạt giống nhiều hơn mức tăng đó, nên hai nhóm đặt cạnh nhau trông như chồng lên nhau.
 #
 # CRF không học gì thêm, nó chỉ dùng lại ảnh gốc, nên điều ta mong đợi là biên được cải thiện rõ hơn mIoU: CRF dời các đường biên hay xoá những vùng nhỏ, nhưng không sửa được một vùng lớn mà mạng đã gán sai lớp hoàn toàn. Phần tăng của điểm F trên biên đến từ đâu? Điểm F là trung bình điều hoà của **độ chuẩn xác** (*precision*: tỉ lệ điểm biên dự đoán nằm gần một biên thật) và **độ thu hồi** (*recall*: tỉ lệ điểm biên thật có một biên dự đoán ở gần). Ô dưới tách hai phần đó cho lần chạy trực tiếp và vẽ vài ảnh kiểm định.
 
 # %% [markdown] lang="en"
-# The figure above: each bar is the mean over the recorded seeds (error bar: one standard deviation), each line joins one seed before and after the CRF; the left pair of bars is the full protocol, the pale right pair (on a CPU) the recorded runs of the live run's size, and the red diamonds are the live run. The two panels have their own scales, both starting at 0. The verdict for each metric is the "Welch t" lines printed above, read from the record.
+# The figure above: each bar is the mean over the recorded seeds (error bar: one standard deviation), each line joins one seed before and after the CRF; the left pair of bars is the full protocol, the pale right pair (on a CPU) the recorded runs of the live run's size, and the red diamonds are the live run. The two panels have their own scales, both starting at 0. The "Welch t" lines printed above apply the course's rule as if "before" and "after" were two independent groups. The design here is paired: each seed gives **one** network, scored twice, so the seed-to-seed spread (one network being better than another) is present in both groups and has nothing to do with the CRF. The paired comparison (the last lines, `record.paired_t`) removes it by taking after − before within each seed: that is the comparison to read, with the same threshold of 2. For mIoU it shows what Welch's t misses: in the record the CRF raised mIoU on every seed, by a gain that is small but steady compared with its own spread across seeds, while the networks' mIoU varies across seeds by more than that gain, so the two groups side by side look as if they overlap.
 #
 # The CRF learns nothing new, it only reuses the original image, so what we expect is that boundaries improve more clearly than mIoU: the CRF moves boundaries or removes small regions, but cannot fix a large region the network labelled entirely wrong. Where does the boundary-F gain come from? The F-score is the harmonic mean of **precision** (the share of predicted boundary pixels near a true boundary) and **recall** (the share of true boundary pixels with a predicted boundary nearby). The cell below separates the two for the live run and draws a few validation images.
 
@@ -738,7 +760,7 @@ else:
 # - CRF kết nối đầy đủ = thế năng đơn từ mạng ($-\log P$) + thế năng cặp Potts với hai nhân Gauss: song phương (vị trí + màu, kéo biên về cạnh ảnh) và Gauss (vị trí, xoá đốm nhỏ).
 # - Suy luận trường trung bình là bốn bước lặp lại: truyền thông điệp (lọc Gauss), biến đổi tương thích, cập nhật cục bộ, chuẩn hoá softmax. Với Potts, dạng $-w\tilde Q(l)$ của `pydensecrf` tương đương $w\sum_{l'\ne l}\tilde Q(l')$ sau softmax.
 # - Đường chính xác ($N\times N$) dễ hiểu nhưng $O(N^2)$; lưới permutohedral xấp xỉ cùng phép lọc trong $O(N)$ và là thứ `pydensecrf` dùng — đường nhanh của ta khớp với nó đến sai số làm tròn.
-# - CRF chỉ biết màu và vị trí: nó giúp khi biên của mạng thô mà biên màu trong ảnh rõ; nó có thể làm hại khi các vùng khác lớp có màu giống nhau hoặc khi bên trong một vùng có vân nhiều mức sáng. Trong thí nghiệm 5 hạt giống của mục 6, kết luận cho điểm F trên biên và cho mIoU là các dòng Welch t in ở đó. Tham số phải dò theo dữ liệu và kích thước ảnh, một cái giá mà DeepLabv3 không còn phải trả: không có CRF, nó đã vượt các phiên bản trước có CRF (mục 1; bài báo không nêu chi phí dò tham số là lý do bỏ CRF).
+# - CRF chỉ biết màu và vị trí: nó giúp khi biên của mạng thô mà biên màu trong ảnh rõ; nó có thể làm hại khi các vùng khác lớp có màu giống nhau hoặc khi bên trong một vùng có vân nhiều mức sáng. Trong thí nghiệm 5 hạt giống của mục 6, trước và sau CRF là cùng một mạng, nên phép so sánh cần đọc là so sánh ghép cặp theo từng hạt giống (in ở đó, cạnh các dòng Welch t vốn coi hai nhóm là độc lập). Tham số phải dò theo dữ liệu và kích thước ảnh, một cái giá mà DeepLabv3 không còn phải trả: không có CRF, nó đã vượt các phiên bản trước có CRF (mục 1; bài báo không nêu chi phí dò tham số là lý do bỏ CRF).
 #
 # ## Tài liệu tham khảo
 #
@@ -755,7 +777,7 @@ else:
 # - Fully connected CRF = the network's unary ($-\log P$) + a Potts pairwise term with two Gaussian kernels: bilateral (position + colour, pulls boundaries onto image edges) and Gaussian (position, removes small specks).
 # - Mean-field inference is four steps repeated: message passing (Gaussian filtering), compatibility transform, local update, softmax normalisation. With Potts, `pydensecrf`'s form $-w\tilde Q(l)$ equals $w\sum_{l'\ne l}\tilde Q(l')$ after the softmax.
 # - The exact path ($N\times N$) is easy to follow but $O(N^2)$; the permutohedral lattice approximates the same filtering in $O(N)$ and is what `pydensecrf` uses — our fast path matches it to rounding error.
-# - The CRF knows only colour and position: it helps when the network's boundaries are coarse and the colour edges in the image are clear; it can hurt when regions of different classes share colours, or when a region's texture spans many brightness levels. For the 5-seed experiment of section 6, the verdicts for boundary F and for mIoU are the Welch t lines printed there. Its parameters must be tuned to the data and the image size, a cost DeepLabv3 no longer pays: without a CRF it already beats the earlier versions that used one (section 1; the paper does not give the tuning cost as its reason).
+# - The CRF knows only colour and position: it helps when the network's boundaries are coarse and the colour edges in the image are clear; it can hurt when regions of different classes share colours, or when a region's texture spans many brightness levels. In the 5-seed experiment of section 6, before and after the CRF are the same network, so the comparison to read is the paired, seed-by-seed one (printed there, next to the Welch t lines that treat the two groups as independent). Its parameters must be tuned to the data and the image size, a cost DeepLabv3 no longer pays: without a CRF it already beats the earlier versions that used one (section 1; the paper does not give the tuning cost as its reason).
 #
 # ## References
 #

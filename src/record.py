@@ -42,6 +42,7 @@ __all__ = [
     "load_json",
     "make_record",
     "mean_std",
+    "paired_t",
     "results_path",
     "save",
     "validate",
@@ -97,6 +98,33 @@ def welch_t(better: Sequence[float], worse: Sequence[float], higher_is_better: b
     if se == 0:
         return 0.0 if diff == 0 else math.copysign(math.inf, diff)
     return diff / se
+
+
+def paired_t(a: Sequence[float], b: Sequence[float]) -> float:
+    """Paired t statistic of ``a`` over ``b``: mean(d) / (std(d) / sqrt(n)), with d_i = a_i - b_i.
+
+    For one set of units measured twice (e.g. the same trained network, one per
+    seed, scored before and after a post-processing step), ``a[i]`` and ``b[i]``
+    belong to the same seed. Pairing removes the seed-to-seed spread shared by
+    both measurements, which :func:`welch_t` (two independent groups) counts as
+    noise. Positive when ``a`` is higher on average; ``inf`` / ``-inf`` when all
+    differences are equal and non-zero, 0 when they are all zero.
+    """
+    xs = _numbers("paired_t", "a", a)
+    ys = _numbers("paired_t", "b", b)
+    if len(xs) != len(ys):
+        raise bad_argument(
+            "paired_t",
+            "b",
+            f"một dãy cùng độ dài với a ({len(xs)} giá trị, một giá trị mỗi hạt giống)",
+            f"a sequence as long as a ({len(xs)} values, one per seed)",
+            b,
+        )
+    diffs = [x - y for x, y in zip(xs, ys)]
+    mean, std = statistics.fmean(diffs), statistics.stdev(diffs)
+    if std == 0:
+        return 0.0 if mean == 0 else math.copysign(math.inf, mean)
+    return mean / (std / math.sqrt(len(diffs)))
 
 
 def format_number(value: float, digits: int = 3) -> str:

@@ -59,6 +59,46 @@ def test_welch_t_rejects_bad_groups(bad):
         record.welch_t(bad, [0.1, 0.2])
 
 
+def test_paired_t_matches_the_formula_and_its_sign():
+    a, b = _groups()["a"], _groups()["b"]
+    d = [x - y for x, y in zip(a, b)]
+    expected = statistics.fmean(d) / (statistics.stdev(d) / math.sqrt(len(d)))
+    assert record.paired_t(a, b) == pytest.approx(expected)
+    assert record.paired_t(b, a) == pytest.approx(-expected)
+
+
+def test_paired_t_sees_a_steady_gain_that_welch_t_misses():
+    # a small gain on every seed, much smaller than the spread between seeds
+    before = [0.30, 0.40, 0.35, 0.50, 0.45]
+    after = [x + g for x, g in zip(before, [0.010, 0.012, 0.008, 0.011, 0.009])]
+    assert record.welch_t(after, before) < 2 < record.paired_t(after, before)
+
+
+def test_paired_t_against_scipy_when_available():
+    stats = pytest.importorskip("scipy.stats")
+    a, b = [0.41, 0.45, 0.39, 0.47, 0.44], [0.38, 0.42, 0.36, 0.40, 0.41]
+    assert record.paired_t(a, b) == pytest.approx(stats.ttest_rel(a, b).statistic)
+
+
+def test_paired_t_degenerate_differences():
+    assert record.paired_t([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert record.paired_t([2.0, 3.0], [1.0, 2.0]) == math.inf
+    assert record.paired_t([1.0, 2.0], [2.0, 3.0]) == -math.inf
+
+
+@pytest.mark.parametrize("bad", [[0.5], "0.5", [0.5, float("nan")], [True, False], {"a": 1}, None])
+def test_paired_t_rejects_bad_groups(bad):
+    with pytest.raises(ValueError, match="paired_t"):
+        record.paired_t(bad, [0.1, 0.2])
+    with pytest.raises(ValueError, match="paired_t"):
+        record.paired_t([0.1, 0.2], bad)
+
+
+def test_paired_t_rejects_groups_of_different_lengths():
+    with pytest.raises(ValueError, match="paired_t"):
+        record.paired_t([0.1, 0.2, 0.3], [0.1, 0.2])
+
+
 def test_mean_std_formatting_uses_decimal_commas_in_vietnamese():
     values = [0.5, 0.52, 0.54]
     src.set_language("vi")
