@@ -113,6 +113,19 @@ def new_style_tone_marks(text: str) -> list[str]:
     return re.findall(r"\w*(?:[óòỏõọ][ae]|[úùủũụ]y)(?!\w)", text, flags=re.IGNORECASE)
 
 
+def ampersand_authors(text: str) -> list[str]:
+    """' & ' between two names in Vietnamese prose ("Krähenbühl & Koltun"): the course writes "và".
+
+    Code, math, italics (paper titles such as *"Squeeze & Excitation"*) and quotes are left out.
+    """
+    text = without_italics_and_quotes(without_math(without_code_and_links(text)))
+    return [
+        m.group(0)
+        for m in re.finditer(r"([^\W\d_][\w.'-]*)\s*&\s*([^\W\d_][\w'-]*)", text)
+        if m.group(1)[0].isupper() and m.group(2)[0].isupper()
+    ]
+
+
 def english_sentences(text: str) -> list[str]:
     """Sentences of a Vietnamese cell written in English only (6+ words, 2+ English function words)."""
     text = without_italics_and_quotes(without_math(without_code_and_links(without_references(text))))
@@ -258,6 +271,9 @@ def test_the_course_decisions_are_in_the_glossary():
         (english_sentences, "| the price of dilation is in the table |"),
         (new_style_tone_marks, "chuẩn hóa softmax"),
         (new_style_tone_marks, "khóa học, tùy theo"),
+        (ampersand_authors, "CRF kết nối đầy đủ của Krähenbühl & Koltun (arXiv 1210.5644)"),
+        (ampersand_authors, "V-Net (Milletari&Navab) dùng Dice"),
+        (ampersand_authors, "- P. Krähenbühl & V. Koltun. *Efficient Inference in Fully Connected CRFs*."),
     ],
 )
 def test_a_rule_catches_its_bad_example(rule, bad):
@@ -282,6 +298,8 @@ def test_a_rule_catches_its_bad_example(rule, bad):
         ),
         (english_sentences, "Tên cột `boundary F`: điểm F trên biên."),
         (new_style_tone_marks, "chuẩn hoá, khoá học, tuỳ theo, toàn bộ, hoàn toàn, đoán, quý"),
+        (ampersand_authors, "CRF kết nối đầy đủ của Krähenbühl và Koltun (arXiv 1210.5644)"),
+        (ampersand_authors, '`mask & valid` trong mã; $A \\& B$; bài báo *Squeeze & Excitation*; "R & D"'),
     ],
 )
 def test_a_rule_leaves_good_text_alone(rule, good):
@@ -324,6 +342,7 @@ def test_vietnamese_cells_follow_the_language_rules(source):
         problems += [f"{source.name}:{line}: decimal point (write a comma): {x!r}" for x in decimal_points(vi)]
         problems += [f"{source.name}:{line}: English-only sentence: {x[:80]!r}" for x in english_sentences(vi)]
         problems += [f"{source.name}:{line}: tone mark (write hoá, khoá, tuỳ): {x!r}" for x in new_style_tone_marks(vi)]
+        problems += [f"{source.name}:{line}: '&' between names (write 'và'): {x!r}" for x in ampersand_authors(vi)]
     assert not problems, "\n".join(problems)
 
 
