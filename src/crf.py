@@ -29,13 +29,16 @@ approximates the Gaussian. ``"auto"`` picks exact up to ``exact_max_pixels``.
 Speed (``benchmarks/bench_crf.py``, issue 18): each lattice is built once per
 image and every iteration filters all labels at once in the pixels x labels
 layout; the smoothness kernel's lattice depends only on the image size and θγ,
-so it is cached and reused across images of one size.
+so it is cached and reused across images of one size. On the CPU the lattices
+are built by compiled loops (:mod:`src._lattice_numba`), and with two or more
+torch threads the two lattices are built at the same time.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -176,6 +179,22 @@ def _gaussian_lattice(height: int, width: int, theta_gamma: float, device: torch
     return _LatticeFilter(pixel_features(grid, theta_gamma))
 
 
+def _gaussian_lattice_soon(
+    height: int, width: int, theta_gamma: float, device: torch.device, overlap: bool
+) -> Callable[[], _LatticeFilter]:
+    """The smoothness kernel's lattice, as a callable that returns it. On a CPU with more than one torch thread,
+    when it is not cached and another lattice is to be built (``overlap``), it is built in a second thread
+    meanwhile: the compiled build releases the GIL, so the two builds use the two cores (pydensecrf uses one)."""
+    key = (height, width, theta_gamma, device)
+    if not overlap or device.type != "cpu" or torch.get_num_threads() < 2:  # (a cached one returns at once)
+        lattice = _gaussian_lattice(*key)
+        return lambda: lattice
+    pool = ThreadPoolExecutor(max_workers=1)
+    future = pool.submit(_gaussian_lattice, *key)
+    pool.shutdown(wait=False)
+    return future.result
+
+
 def _check_inputs(image, probs, iterations, method, params) -> tuple[torch.Tensor, torch.Tensor, bool]:
     name = "dense_crf"
     if isinstance(image, np.ndarray):
@@ -273,12 +292,15 @@ def dense_crf(
         # Pixels x labels (N x C), the layout the filters take: no transposes inside the loop.
         unary = unary_from_probs(probs[k].float().reshape(c, -1), clip).T.contiguous()
         filters = []
+        pending = None
         if gaussian_weight > 0 and method == "fast":  # image-independent: built once per size, reused
-            filters.append((_gaussian_lattice(h, w, float(theta_gamma), device), float(gaussian_weight)))
+            pending = _gaussian_lattice_soon(h, w, float(theta_gamma), device, bilateral_weight > 0)
         elif gaussian_weight > 0:
             filters.append((make(pixel_features(image[k], theta_gamma)), float(gaussian_weight)))
         if bilateral_weight > 0:
             filters.append((make(pixel_features(image[k], theta_alpha, theta_beta)), float(bilateral_weight)))
+        if pending is not None:
+            filters.insert(0, (pending(), float(gaussian_weight)))
         q = _softmax_labels(-unary)
         for _ in range(iterations):
             energy = -unary

@@ -281,6 +281,25 @@ def test_gaussian_lattice_is_reused_and_gives_the_same_result():
     torch.testing.assert_close(cached(values), direct(values))
 
 
+def test_building_the_two_lattices_in_two_threads_changes_nothing(monkeypatch):
+    """With 2 torch threads the smoothness lattice is built in a second thread meanwhile: same Q, bit for bit."""
+    image, probs = photo("coffee", 40, 56), coarse_ellipse_probs(40, 56, seed=3)
+    threads = torch.get_num_threads()
+    submitted = []
+    real = crf.ThreadPoolExecutor.submit
+    monkeypatch.setattr(crf.ThreadPoolExecutor, "submit", lambda self, *a: submitted.append(a) or real(self, *a))
+    try:
+        results = []
+        for n in (1, 2):
+            torch.set_num_threads(n)
+            crf._gaussian_lattice.cache_clear()
+            results.append(crf.dense_crf(image, probs, method="fast"))
+    finally:
+        torch.set_num_threads(threads)
+    assert len(submitted) == 1  # only the 2-thread call overlapped the builds
+    torch.testing.assert_close(results[1], results[0], atol=0, rtol=0)
+
+
 def test_fast_path_agrees_with_pydensecrf_at_21_labels():
     image = photo("chelsea", 120, 160)
     gen = torch.Generator().manual_seed(7)
