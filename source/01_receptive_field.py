@@ -418,7 +418,7 @@ ui = rf.explorer(model="resnet50", image="astronaut", layer="layer3")
 # **nhãn là hình dạng**. Nhận ra một điểm ảnh thuộc *một hình nào đó* chỉ cần nhìn cục bộ (hình sáng hơn nền), nhưng
 # với một điểm ảnh nằm sâu bên trong hình, muốn biết đó là hình tròn hay hình vuông thì phải thấy đường biên quanh
 # nó: gần biên, một góc hay một cạnh cong là đủ; xa biên, chỉ một RF vươn tới các cạnh mới phân biệt được. Ta huấn luyện các mạng `RFLadder` có **cùng độ
-# sâu, cùng độ phân giải: tỉ lệ giảm kích thước đầu ra (*output stride*) 4**, chỉ khác RF: bốn lớp cuối là $1\times1$ hoặc $3\times3$ giãn $1, 2, 4, 8$.
+# sâu, cùng độ phân giải: tỉ lệ giảm kích thước đầu ra (*output stride*) 4**, chỉ khác RF: trong bốn lớp cuối, `level` lớp đầu là $3\times3$ với hệ số giãn lần lượt $1, 2, 4, 8$, các lớp còn lại là $1\times1$; `level` bằng 0, 2, 4 cho RF 7, 31, 127.
 # RF được **tính** bằng `receptive_field`; hình tròn có đường kính khoảng 20–31 điểm ảnh (bán kính
 # $0{,}16$–$0{,}24$ lần cạnh ảnh 64).
 
@@ -430,8 +430,8 @@ ui = rf.explorer(model="resnet50", image="astronaut", layer="layer3")
 # are brighter than the background), but telling a circle from a square, for a pixel deep inside the shape, needs
 # the outline around it: near the boundary a corner or a curved edge is enough, far from it only an RF that reaches
 # the edges tells them apart. We train `RFLadder` nets of **equal depth and resolution
-# (output stride 4)** that differ only in their RF: the last four layers are $1\times1$ or $3\times3$ with dilation
-# $1, 2, 4, 8$. The RF is **computed** with `receptive_field`; circles have diameters of about 20 to 31
+# (output stride 4)** that differ only in their RF: of the last four layers, the first `level` are $3\times3$ with dilation
+# $1, 2, 4, 8$ in turn and the others $1\times1$; `level` 0, 2, 4 gives RF 7, 31, 127. The RF is **computed** with `receptive_field`; circles have diameters of about 20 to 31
 # pixels (radius $0.16$–$0.24$ of the 64-pixel side).
 
 # %%

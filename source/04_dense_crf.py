@@ -298,14 +298,14 @@ print(  # decimal commas in Vietnamese
 )
 
 # %% [markdown] lang="vi"
-# Đường nhanh của ta và `pydensecrf` dùng cùng một bộ lọc nên khớp gần như tuyệt đối (sai khác cỡ sai số làm tròn float32); đường chính xác khác chúng một chút vì nó tính đúng nhân Gauss.
+# Đường nhanh của ta và `pydensecrf` dùng cùng một bộ lọc nên khớp gần như tuyệt đối (sai khác cỡ sai số làm tròn float32); đường chính xác khác chúng ở một phần nhỏ điểm ảnh (cột "nhãn trùng" ở bảng trên), dù ở vài chỗ xác suất lệch khá xa (cột "$|\Delta Q|$ lớn nhất"), vì nó tính đúng nhân Gauss.
 #
 # ### Tốc độ: lưới permutohedral bằng PyTorch so với mã C++ của `pydensecrf`
 #
 # `benchmarks/bench_crf.py` chạy cả hai trên ảnh `coffee` ở ba kích thước, với 5 và 21 nhãn (21 là số lớp của VOC), 5 vòng lặp. Máy đo là máy dùng chung, nên hai bên được đo **xen kẽ, cạnh nhau** trong cùng một tiến trình: mỗi lượt chạy cả hai, lấy tỉ số thời gian (của ta / `pydensecrf`) của lượt đó, rồi báo trung vị qua các lượt cùng hai tứ phân vị. `pydensecrf` chạy một luồng; tên cột cho biết cách đo của ta: `cold:T` là "lạnh" (dựng cả hai lưới mỗi lần, như `pydensecrf`) với T luồng torch, `warm:T` là "ấm" (lưới của nhân Gauss chỉ phụ thuộc kích thước ảnh và $\theta_\gamma$, nên được dùng lại cho các ảnh cùng cỡ). Đuôi `:tensor` nghĩa là dựng lưới bằng phép toán tensor thay vì vòng lặp đã biên dịch: cột đó là cách dựng trước khi có bản biên dịch, đo cạnh nhau trong cùng các lượt. Dòng cuối in thời điểm đo và tải của máy lúc đó: trên một máy bận, hãy chạy lại `python benchmarks/bench_crf.py` khi máy rảnh (`--variants` chọn các cách đo). Tỉ số dưới 1 nghĩa là ta nhanh hơn. Ô dưới đọc kết quả đã ghi (`src/results/crf_speed.json`), không đo lại; cột "nhãn trùng" là tỉ lệ điểm ảnh có cùng nhãn (argmax) với `pydensecrf`.
 
 # %% [markdown] lang="en"
-# Our fast path and `pydensecrf` use the same filter and match almost perfectly (differences at float32 rounding level); the exact path differs from them a little because it computes the true Gaussian kernel.
+# Our fast path and `pydensecrf` use the same filter and match almost perfectly (differences at float32 rounding level); the exact path differs from them on a small share of pixels (the "labels agree" column above), though in places its probabilities differ a lot (the "max $|\Delta Q|$" column), because it computes the true Gaussian kernel.
 #
 # ### Speed: the permutohedral lattice in PyTorch against `pydensecrf`'s C++
 #

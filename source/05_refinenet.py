@@ -412,10 +412,10 @@ fig.tight_layout()
 # The latencies in the table were measured on a 2-core CPU shared with many other processes, so take them as indicative only; FLOPs and memory do not depend on the machine's load.
 
 # %% [markdown] lang="vi"
-# **Đo lại ngay trong notebook, ở kích thước nhỏ.** Cùng phép so sánh với mạng xương sống nhỏ của khoá học, ảnh $128\times128$, 5 lớp: RefineNet đầy đủ và rút gọn (32 kênh) so với DeepLabV3 ở OS 8 (64 kênh, hệ số giãn (2, 4, 6) như bài 03, vừa với bản đồ $8\times8$ của ảnh 64 điểm ảnh).
+# **Đo lại ngay trong notebook, ở kích thước nhỏ.** Cùng phép so sánh với mạng xương sống nhỏ của khoá học, ảnh $128\times128$, 5 lớp: RefineNet đầy đủ và rút gọn (32 kênh) so với DeepLabV3 ở OS 8 (64 kênh, hệ số giãn (2, 4, 6) như bài 03, nhỏ hơn cạnh của bản đồ $16\times16$ mà ảnh 128 điểm ảnh cho ở OS 8).
 
 # %% [markdown] lang="en"
-# **Measured again in this notebook, at a small size.** The same comparison with the course's tiny backbone, a $128\times128$ image, 5 classes: full and light-weight RefineNet (32 channels) against DeepLabV3 at OS 8 (64 channels, rates (2, 4, 6) as in lesson 03, which fit the $8\times8$ map of a 64-pixel image).
+# **Measured again in this notebook, at a small size.** The same comparison with the course's tiny backbone, a $128\times128$ image, 5 classes: full and light-weight RefineNet (32 channels) against DeepLabV3 at OS 8 (64 channels, rates (2, 4, 6) as in lesson 03, below the side of the $16\times16$ map a 128-pixel image gives at OS 8).
 
 # %%
 src.seed_everything(0)

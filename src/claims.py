@@ -185,6 +185,36 @@ def _scaled(claim: Claim, scale: float) -> tuple[int, int]:
     return train_count, epochs
 
 
+def _deeplabv3plus_claim(what_vi: str, what_en: str, metric: str = "val_miou") -> Claim:
+    """Lesson 08's DeepLabV3 vs DeepLabV3+ claims: the same pair of models and data, scored by ``metric``."""
+    return Claim(
+        lesson="08",
+        claim_vi=(
+            "Trên dữ liệu `thin`, cùng mạng xương sống ở OS 16 và cùng ASPP, bộ giải mã của DeepLabV3+ (nối tắt "
+            f"`layer1` ở OS 4) cho {what_vi} cao hơn hẳn DeepLabV3."
+        ),
+        claim_en=(
+            "On the `thin` data, with the same backbone at OS 16 and the same ASPP, DeepLabV3+'s decoder (the "
+            f"`layer1` skip at OS 4) gives a clearly higher {what_en} than DeepLabV3."
+        ),
+        variant="thin",
+        groups={
+            "DeepLabV3": lambda n: _deeplab_pair(n, plus=False),
+            "DeepLabV3+": lambda n: _deeplab_pair(n, plus=True),
+        },
+        better="DeepLabV3+",
+        worse="DeepLabV3",
+        metric=metric,
+        extra_config={
+            "output_stride": 16,
+            "atrous_rates": [1, 2, 3],
+            "feature_map": 4,
+            "low_level": {"stage": "layer1", "stride": 4, "channels": 16},
+            "model": "src.repvgg_probe.deeplab_pair(n, plus=...): tiny, OS 16, channels=64",
+        },
+    )
+
+
 CLAIMS: dict[str, Claim] = {
     "rf_dilation": Claim(
         lesson="01",
@@ -354,57 +384,8 @@ CLAIMS: dict[str, Claim] = {
             "model": "src.repvgg_probe.RepVGGProbe(width=32, se=...), SE squeeze out_channels // 16",
         },
     ),
-    "deeplabv3plus_boundary": Claim(
-        lesson="08",
-        claim_vi=(
-            "Trên dữ liệu `thin`, cùng mạng xương sống ở OS 16 và cùng ASPP, bộ giải mã của DeepLabV3+ (nối tắt "
-            "`layer1` ở OS 4) cho điểm F trên biên cao hơn hẳn DeepLabV3."
-        ),
-        claim_en=(
-            "On the `thin` data, with the same backbone at OS 16 and the same ASPP, DeepLabV3+'s decoder (the "
-            "`layer1` skip at OS 4) gives a clearly higher boundary F than DeepLabV3."
-        ),
-        variant="thin",
-        groups={
-            "DeepLabV3": lambda n: _deeplab_pair(n, plus=False),
-            "DeepLabV3+": lambda n: _deeplab_pair(n, plus=True),
-        },
-        better="DeepLabV3+",
-        worse="DeepLabV3",
-        metric="val_boundary_f1",
-        extra_config={
-            "output_stride": 16,
-            "atrous_rates": [1, 2, 3],
-            "feature_map": 4,
-            "low_level": {"stage": "layer1", "stride": 4, "channels": 16},
-            "model": "src.repvgg_probe.deeplab_pair(n, plus=...): tiny, OS 16, channels=64",
-        },
-    ),
-    "deeplabv3plus_miou": Claim(
-        lesson="08",
-        claim_vi=(
-            "Trên dữ liệu `thin`, cùng mạng xương sống ở OS 16 và cùng ASPP, bộ giải mã của DeepLabV3+ (nối tắt "
-            "`layer1` ở OS 4) cho mIoU cao hơn hẳn DeepLabV3."
-        ),
-        claim_en=(
-            "On the `thin` data, with the same backbone at OS 16 and the same ASPP, DeepLabV3+'s decoder (the "
-            "`layer1` skip at OS 4) gives a clearly higher mIoU than DeepLabV3."
-        ),
-        variant="thin",
-        groups={
-            "DeepLabV3": lambda n: _deeplab_pair(n, plus=False),
-            "DeepLabV3+": lambda n: _deeplab_pair(n, plus=True),
-        },
-        better="DeepLabV3+",
-        worse="DeepLabV3",
-        extra_config={
-            "output_stride": 16,
-            "atrous_rates": [1, 2, 3],
-            "feature_map": 4,
-            "low_level": {"stage": "layer1", "stride": 4, "channels": 16},
-            "model": "src.repvgg_probe.deeplab_pair(n, plus=...): tiny, OS 16, channels=64",
-        },
-    ),
+    "deeplabv3plus_boundary": _deeplabv3plus_claim("điểm F trên biên", "boundary F", metric="val_boundary_f1"),
+    "deeplabv3plus_miou": _deeplabv3plus_claim("mIoU", "mIoU"),
 }
 
 
