@@ -650,9 +650,9 @@ fig.tight_layout()
 # - A. Araujo, W. Norris, J. Sim. *Computing Receptive Fields of Convolutional Neural Networks*. Distill, 2019.
 # - V. Dumoulin, F. Visin. *A guide to convolution arithmetic for deep learning*. arXiv 1603.07285.
 # - F. Yu, V. Koltun. *Multi-Scale Context Aggregation by Dilated Convolutions*. arXiv 1511.07122.
-# - L.-C. Chen và cộng sự *DeepLab* (arXiv 1606.00915) và *Rethinking Atrous Convolution* (DeepLabv3, arXiv 1706.05587).
-# - H. Zhao và cộng sự *Pyramid Scene Parsing Network* (PSPNet). arXiv 1612.01105.
-# - K. He và cộng sự *Deep Residual Learning for Image Recognition*. arXiv 1512.03385.
+# - L.-C. Chen và cộng sự. *DeepLab* (arXiv 1606.00915) và *Rethinking Atrous Convolution* (DeepLabv3, arXiv 1706.05587).
+# - H. Zhao và cộng sự. *Pyramid Scene Parsing Network* (PSPNet). arXiv 1612.01105.
+# - K. He và cộng sự. *Deep Residual Learning for Image Recognition*. arXiv 1512.03385.
 
 # %% [markdown] lang="en"
 # ## Key takeaways

@@ -290,7 +290,7 @@ fig = viz.show_predictions(val_set.images, val_set.masks, weakest.predictions, v
 # **Explain it yourself (not auto-graded).** From the figure and the numbers above, write a few sentences: in what way do the two confused textures look alike when you only see a small patch? Are the errors inside regions or next to boundaries? Which block of the course targets exactly this kind of error — a larger receptive field (lessons 01–02), multi-scale context (03), the CRF (04) or the refining decoder (05)? Does the recorded table of sections 3–4 confirm it?
 
 # %% [markdown] lang="vi"
-# ## 6. Mô hình đã huấn luyện sẵn (checkpoint)
+# ## 6. Mô hình đã huấn luyện sẵn (*checkpoint*)
 #
 # `experiments/capstone.py` lưu mô hình của hạt giống 0 của mỗi kiến trúc (trọng số fp16, vài trăm KiB, kèm sha256 trong `src/results/checkpoints/checkpoints.json`). `compare.load_checkpoint(tên)` đối chiếu mã kiểm tra (*checksum*) rồi trả về mô hình ở chế độ `eval()` — không cần huấn luyện trong notebook (trình khám phá trường tiếp nhận của bài 01 dùng chúng để so trường tiếp nhận hiệu dụng của mạng đã học và mạng ngẫu nhiên). Ô dưới chấm lại checkpoint của mô hình xếp đầu bản ghi trên tập kiểm định của giao thức đầy đủ và đặt cạnh con số mà bản ghi lưu cho hạt giống 0 (khác nhau chút ít vì trọng số đã làm tròn về fp16).
 
