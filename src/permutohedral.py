@@ -170,6 +170,11 @@ class PermutohedralLattice:
                 f"{build!r} on {dev.type}, numba {'found' if _lattice_numba.available() else 'missing'}",
             )
         self.build = "compiled" if compiled and build != "tensor" else "tensor"
+        # set by the compiled build only: 32-bit vertex rows, the blur neighbours as one array, and the
+        # compiled filter's weights for the current scale
+        self._offsets32: torch.Tensor | None = None
+        self._neighbours_np = None
+        self._loop_weights: tuple | None = None
         if self.build == "compiled":
             self._build_compiled(features)
         else:
@@ -331,7 +336,7 @@ class PermutohedralLattice:
         # slice: row i holds the d+1 vertices of point i
         weights = self.barycentric * self.alpha if scale is None else self.barycentric * (self.alpha * scale[:, None])
         crow = torch.arange(0, n * d1 + 1, d1, device=dev, dtype=torch.int32 if n * d1 < 2**31 else torch.long)
-        columns = getattr(self, "_offsets32", self.offsets)  # the compiled build keeps a 32-bit copy
+        columns = self.offsets if self._offsets32 is None else self._offsets32
         slice_csr = _csr(crow, columns.reshape(-1), weights.reshape(-1), (n, m + 1))
         # splat: its transpose, the entries listed vertex by vertex
         values = self._splat_bary if scale is None else self._splat_bary * scale[self._splat_points]
@@ -339,7 +344,7 @@ class PermutohedralLattice:
 
     def _filter_compiled(self, values: torch.Tensor, reverse: bool):
         """Splat, blur and slice with the compiled loops (:func:`src._lattice_numba.filter_values`)."""
-        if getattr(self, "_loop_weights", None) is None or self._loop_weights[0] is not self.scale:
+        if self._loop_weights is None or self._loop_weights[0] is not self.scale:
             scale = None if self.scale is None else self.scale[:, None]
             w_splat = self.barycentric if scale is None else self.barycentric * scale
             w_slice = self.barycentric * self.alpha if scale is None else self.barycentric * (self.alpha * scale)

@@ -109,7 +109,11 @@ def _numba_cache() -> Path | None:
     folder = Path.home() / ".cache" / "segmentation-course" / f"numba-{digest}"
     if folder.is_dir():
         return folder
-    scratch = Path(tempfile.mkdtemp(prefix="numba-", dir=folder.parent if _mkdir(folder.parent) else None))
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:  # no cache folder: every child compiles for itself
+        return None
+    scratch = Path(tempfile.mkdtemp(prefix="numba-", dir=folder.parent))
     env = {**os.environ, "NUMBA_CACHE_DIR": str(scratch)}
     code = "from src._lattice_numba import warm_up; warm_up()"
     try:
@@ -121,14 +125,6 @@ def _numba_cache() -> Path | None:
         shutil.rmtree(scratch, ignore_errors=True)
         return folder if folder.is_dir() else None
     return folder
-
-
-def _mkdir(path: Path) -> bool:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        return True
-    except OSError:
-        return False
 
 
 def execute(
